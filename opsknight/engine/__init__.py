@@ -1,0 +1,1 @@
+"""OpsKnight's domain core: pure calculations plus the jobs that apply them."""

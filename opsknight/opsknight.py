@@ -1,0 +1,17 @@
+"""Builds the Reflex app: pages, the FastAPI routes under /api, and lifespan tasks. Nothing else."""
+
+import reflex as rx
+
+from opsknight import routes
+from opsknight.api import create_api
+from opsknight.lifespan import app_lifespan
+from opsknight.pages.incidents import IncidentsState, incidents_page
+from opsknight.pages.login import login_page
+from opsknight.state.auth import AuthState
+from opsknight.state.login import LoginState
+
+app = rx.App(api_transformer=create_api())
+app.register_lifespan_task(app_lifespan)
+app.add_page(login_page, route=routes.LOGIN, title="Sign in · OpsKnight", on_load=LoginState.redirect_if_signed_in)
+app.add_page(incidents_page, route=routes.HOME, title="Incidents · OpsKnight",
+             on_load=[AuthState.require_login, IncidentsState.load])

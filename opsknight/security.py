@@ -1,0 +1,77 @@
+"""Passwords, random tokens and their digests. Pure functions: no database, no clock.
+
+Every secret we hand out (session tokens, API keys, integration tokens) is ≥ 192 bits of randomness with a
+recognizable prefix, stored only as its SHA-256 digest, and compared in constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+
+import bcrypt
+
+SESSION_PREFIX = "oks_"
+API_KEY_PREFIX = "okk_"
+INTEGRATION_TOKEN_PREFIX = "okt_"
+DISPLAY_PREFIX_LEN = 12  # what the UI shows of a key, e.g. "okk_3fA9x2Qb"
+
+# bcrypt only looks at the first 72 bytes; longer passwords are refused rather than silently truncated.
+MAX_PASSWORD_BYTES = 72
+MIN_PASSWORD_LENGTH = 8
+
+
+class PasswordPolicyError(ValueError):
+    """The password is too short or too long."""
+
+
+def _rounds() -> int:
+    # Tests lower the cost (OPSKNIGHT_BCRYPT_ROUNDS=4); production keeps bcrypt's default of 12.
+    return int(os.environ.get("OPSKNIGHT_BCRYPT_ROUNDS", "12"))
+
+
+def check_password_policy(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise PasswordPolicyError(f"Password must be at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password.encode()) > MAX_PASSWORD_BYTES:
+        raise PasswordPolicyError(f"Password must be at most {MAX_PASSWORD_BYTES} bytes")
+
+
+def hash_password(password: str) -> str:
+    check_password_policy(password)
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=_rounds())).decode()
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    """True when `password` matches. Always spends one bcrypt check, even without a hash (timing)."""
+    candidate = password.encode()[:MAX_PASSWORD_BYTES]
+    if not password_hash:
+        bcrypt.checkpw(candidate, _DUMMY_HASH)
+        return False
+    try:
+        return bcrypt.checkpw(candidate, password_hash.encode())
+    except ValueError:
+        return False
+
+
+_DUMMY_HASH = bcrypt.hashpw(b"opsknight-dummy-password", bcrypt.gensalt(rounds=_rounds()))
+
+
+def new_token(prefix: str) -> str:
+    """A new secret: the prefix plus 32 random bytes, URL-safe."""
+    return prefix + secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def display_prefix(token: str) -> str:
+    return token[:DISPLAY_PREFIX_LEN]
+
+
+def digests_match(expected_digest: str, token: str) -> bool:
+    """Constant-time check that `token` hashes to `expected_digest`."""
+    return hmac.compare_digest(expected_digest.encode(), token_digest(token).encode())

@@ -1,0 +1,1 @@
+"""Reflex state classes. Handlers call store/engine functions; no SQL here."""
