@@ -1,6 +1,6 @@
 """Passwords, random tokens and their digests. Pure functions: no database, no clock.
 
-Every secret we hand out (session tokens, API keys, integration tokens) is ≥ 192 bits of randomness with a
+Every secret we hand out (session tokens, API keys, integration tokens) is ≥ 168 bits of randomness with a
 recognizable prefix, stored only as its SHA-256 digest, and compared in constant time.
 """
 
@@ -62,6 +62,12 @@ _DUMMY_HASH = bcrypt.hashpw(b"opsknight-dummy-password", bcrypt.gensalt(rounds=_
 def new_token(prefix: str) -> str:
     """A new secret: the prefix plus 32 random bytes, URL-safe."""
     return prefix + secrets.token_urlsafe(32)
+
+
+def new_integration_token() -> str:
+    """A service token of exactly 32 characters (168 random bits): PagerDuty clients expect 32-character
+    routing keys, and some refuse any other length."""
+    return INTEGRATION_TOKEN_PREFIX + secrets.token_urlsafe(21)
 
 
 def token_digest(token: str) -> str:

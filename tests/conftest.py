@@ -12,7 +12,7 @@ from sqlmodel import Session, SQLModel
 
 os.environ.setdefault("OPSKNIGHT_BCRYPT_ROUNDS", "4")  # fast hashes in tests; production uses 12
 
-from opsknight import broker, db  # noqa: E402
+from opsknight import broker, db, integrations  # noqa: E402
 from opsknight.config import reset_settings  # noqa: E402
 from opsknight.engine import clock  # noqa: E402
 from tests.dbutil import fresh_pg_database, redis_available, redis_test_url, skip_or_fail  # noqa: E402
@@ -34,6 +34,7 @@ def _point_at(monkeypatch, database_url: str, redis_url: str, tmp_path) -> None:
 def _reset_process_state():
     yield
     clock.set_now(None)
+    integrations.forget_touches()
     reset_settings()
     db.reset_engine()
     broker.reset_redis()

@@ -8,7 +8,7 @@ from opsknight import __version__
 
 
 def create_api() -> FastAPI:
-    from opsknight.api import health
+    from opsknight.api import health, webhooks
 
     api = FastAPI(
         title="OpsKnight API",
@@ -18,4 +18,6 @@ def create_api() -> FastAPI:
         redoc_url=None,
     )
     api.include_router(health.router)
+    for router in webhooks.routers:
+        api.include_router(router)
     return api

@@ -9,21 +9,16 @@ from collections.abc import Callable
 from sqlmodel import Session, select
 
 from opsknight.db import session_scope
-from opsknight.engine import clock
+from opsknight.engine import clock, process
+from opsknight.engine.ingest import PROCESS_INCIDENT
 from opsknight.models import OutboxJob
 
 log = logging.getLogger(__name__)
 
 # kind -> handler(db, outbox_row). Handlers run inside the row's transaction and must be idempotent.
-OUTBOX_HANDLERS: dict[str, Callable[[Session, OutboxJob], None]] = {}
-
-
-def outbox_handler(kind: str):
-    def register(fn: Callable[[Session, OutboxJob], None]):
-        OUTBOX_HANDLERS[kind] = fn
-        return fn
-
-    return register
+OUTBOX_HANDLERS: dict[str, Callable[[Session, OutboxJob], None]] = {
+    PROCESS_INCIDENT: process.process_incident,
+}
 
 
 def outbox_job_id(outbox_id: int) -> str:

@@ -16,7 +16,7 @@ from sqlmodel import select
 
 from opsknight import broker
 from opsknight.db import session_scope
-from opsknight.engine import clock
+from opsknight.engine import clock, heartbeats
 from opsknight.engine.jobs import outbox_job_id, process_outbox
 from opsknight.models import OutboxJob
 
@@ -27,16 +27,21 @@ GRACE = timedelta(seconds=3)
 LIVE_STATES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
-def enqueue_outbox(outbox_id: int, conn: redis.Redis | None = None) -> bool:
-    """Queue the job for one outbox row unless a live job for it exists. False when Redis is unreachable."""
-    conn = conn or broker.redis_conn()
+def enqueue_outbox(outbox_id: int, *, check_live: bool = True) -> bool:
+    """Queue the job for one outbox row. False when Redis is unreachable (the reconciler retries).
+
+    `check_live=False` is for a row just committed (no job can exist yet): one Redis round trip fewer on the
+    webhook's path. The reconciler checks, so it never queues a row twice while its job is queued or running.
+    """
+    conn = broker.redis_conn()
     job_id = outbox_job_id(outbox_id)
     try:
-        try:
-            if Job.fetch(job_id, connection=conn).get_status() in LIVE_STATES:
-                return True
-        except NoSuchJobError:
-            pass
+        if check_live:
+            try:
+                if Job.fetch(job_id, connection=conn).get_status() in LIVE_STATES:
+                    return True
+            except NoSuchJobError:
+                pass
         broker.queue("urgent").enqueue(process_outbox, outbox_id, job_id=job_id, result_ttl=600,
                                        failure_ttl=86400, job_timeout=60)
         return True
@@ -46,7 +51,14 @@ def enqueue_outbox(outbox_id: int, conn: redis.Redis | None = None) -> bool:
 
 
 def reconcile(limit: int = 500) -> int:
-    """Re-enqueue unprocessed outbox rows past their grace period. Returns how many were queued."""
+    """Open incidents for missed heartbeats, then re-enqueue unprocessed outbox rows past their grace period.
+    Returns how many outbox rows were queued."""
+    with session_scope() as db:
+        missed = heartbeats.check_overdue(db, clock.now())
+    if missed.changed_incident_ids:
+        broker.publish_incidents_changed(missed.changed_incident_ids)
+    for outbox_id in missed.outbox_ids:
+        enqueue_outbox(outbox_id, check_live=False)
     cutoff = clock.now() - GRACE
     with session_scope() as db:
         ids = db.exec(select(OutboxJob.id).where(OutboxJob.processed_at.is_(None), OutboxJob.available_at <= cutoff)

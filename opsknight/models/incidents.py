@@ -40,6 +40,8 @@ class TimelineKind(StrEnum):
     DELIVERY_FAILED = "delivery_failed"
     NOTE = "note"
     NOBODY_ON_CALL = "nobody_on_call"
+    MAINTENANCE = "maintenance"
+    POLICY_APPLIED = "policy_applied"
 
 
 class Incident(SQLModel, table=True):

@@ -1,0 +1,235 @@
+"""What every inbound webhook shares: size-bounded body, token authentication, optional HMAC signature,
+load shedding, and the durable accept (commit, then enqueue).
+
+A route authenticates, verifies, normalizes, persists, answers. It never calls a provider.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from prometheus_client import Counter, Histogram
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from opsknight import broker, integrations
+from opsknight.config import settings
+from opsknight.db import session_scope
+from opsknight.engine import clock
+from opsknight.engine.ingest import IngestBatch, ingest
+from opsknight.engine.normalize import NormalizedAlert
+from opsknight.engine.reconciler import enqueue_outbox
+from opsknight.models import Integration
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-OpsKnight-Signature"  # "sha256=<hex HMAC-SHA256 of the raw body>"
+GRAFANA_SIGNATURE_HEADER = "X-Grafana-Alerting-Signature"  # Grafana's own HMAC header (hex)
+GRAFANA_TIMESTAMP_HEADER = "X-Grafana-Alerting-Signature-Timestamp"
+RETRY_AFTER_SECONDS = "5"
+MAX_IN_FLIGHT = 256  # per process; beyond this we shed with 503 rather than queue without bound
+
+ALERTS = Counter("opsknight_alerts_received_total", "Alerts accepted, by source and outcome",
+                 ["source", "outcome"])
+REJECTED = Counter("opsknight_webhook_rejected_total", "Webhook requests refused, by source and HTTP status",
+                   ["source", "status"])
+LATENCY = Histogram("opsknight_webhook_seconds", "Webhook handling time until the answer", ["source"],
+                    buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+
+
+@dataclass
+class WebhookError(Exception):
+    """An answer other than success. `errors` lists field problems for a 400."""
+
+    status: int
+    code: str
+    message: str
+    errors: list[str] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def response(self) -> JSONResponse:
+        return JSONResponse({"error": {"code": self.code, "message": self.message, "fields": self.errors}},
+                            status_code=self.status, headers=self.headers)
+
+
+def unavailable(message: str) -> WebhookError:
+    """503 + Retry-After: every sender retries 5xx, none retries 4xx."""
+    return WebhookError(503, "unavailable", message, headers={"Retry-After": RETRY_AFTER_SECONDS})
+
+
+class _InFlight:
+    def __init__(self, limit: int):
+        self.limit, self.count, self._lock = limit, 0, threading.Lock()
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        with self._lock:
+            if self.count >= self.limit:
+                raise unavailable("OpsKnight is busy; retry shortly")
+            self.count += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.count -= 1
+
+
+in_flight = _InFlight(MAX_IN_FLIGHT)
+
+
+async def read_body(request: Request) -> bytes:
+    """The raw body, refusing more than OPSKNIGHT_MAX_BODY_BYTES with 413 before reading it all."""
+    limit = settings().max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise WebhookError(413, "payload_too_large", f"The body is larger than {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise WebhookError(413, "payload_too_large", f"The body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_json(body: bytes) -> Any:
+    if not body.strip():
+        raise WebhookError(400, "invalid_json", "The body is empty; send a JSON document")
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise WebhookError(400, "invalid_json", f"The body is not valid JSON: {str(exc)[:200]}") from None
+
+
+def request_token(request: Request) -> str | None:
+    """The service token from `Authorization: Bearer`, Basic auth (as the password), or `?token=`."""
+    auth = request.headers.get("authorization", "")
+    scheme, _, value = auth.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    if scheme.lower() == "basic" and value.strip():
+        try:
+            user, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return password or user
+    return request.query_params.get("token") or None
+
+
+def signature_ok(integration: Integration, headers: dict[str, str], body: bytes) -> bool:
+    """Check the HMAC-SHA256 signature when the integration has a secret (constant-time)."""
+    if not integration.hmac_secret:
+        return True
+    key = integration.hmac_secret.encode()
+    ours = headers.get(SIGNATURE_HEADER.lower(), "")
+    if ours:
+        given = ours.removeprefix("sha256=").strip()
+        return hmac.compare_digest(given, hmac.new(key, body, hashlib.sha256).hexdigest())
+    grafana = headers.get(GRAFANA_SIGNATURE_HEADER.lower(), "")
+    if grafana:
+        stamp = headers.get(GRAFANA_TIMESTAMP_HEADER.lower(), "")
+        message = f"{stamp}:".encode() + body if stamp else body
+        return hmac.compare_digest(grafana.strip(), hmac.new(key, message, hashlib.sha256).hexdigest())
+    return False
+
+
+def authenticate(db, token: str | None, source_types: set[str], headers: dict[str, str], body: bytes) -> Integration:
+    if not token:
+        raise WebhookError(401, "missing_token", "Send the integration token as 'Authorization: Bearer <token>'")
+    integration = integrations.find_by_token(db, token)
+    if integration is None:
+        raise WebhookError(401, "invalid_token", "Unknown integration token")
+    if not integration.enabled:
+        raise WebhookError(403, "integration_disabled", "This integration is disabled")
+    if integration.source_type not in source_types:
+        raise WebhookError(403, "wrong_endpoint",
+                           f"This token belongs to a {integration.source_type} integration; post to its endpoint")
+    if not signature_ok(integration, headers, body):
+        raise WebhookError(401, "bad_signature",
+                           f"Missing or wrong signature: send {SIGNATURE_HEADER}: sha256=<HMAC-SHA256 of the body>")
+    return integration
+
+
+@dataclass
+class Accepted:
+    integration_id: int
+    source: str
+    batch: IngestBatch
+
+
+def accept(
+    token: str | None, source_types: set[str], headers: dict[str, str], body: bytes,
+    normalize: Callable[[Integration], list[NormalizedAlert]], check: Callable[[Integration], None] | None = None,
+) -> Accepted:
+    """Authenticate, normalize and ingest in one transaction; commit; then enqueue (best effort).
+
+    Raises WebhookError (4xx for the client's mistakes, 503 when the database cannot take the alert).
+    `normalize` may raise WebhookError(400); `check` runs after authentication (e.g. rate limits).
+    """
+    for attempt in range(3):
+        try:
+            with session_scope() as db:
+                integration = authenticate(db, token, source_types, headers, body)
+                if check is not None:
+                    check(integration)
+                alerts = normalize(integration)
+                batch = ingest(db, integration, alerts, body, clock.now())
+                accepted = Accepted(integration.id, integration.source_type, batch)
+            break
+        except IntegrityError:
+            # A race the savepoints did not absorb (SQLite's incident number): the whole ingest retries.
+            if attempt == 2:
+                raise unavailable("Could not store the alert; retry") from None
+        except DATABASE_ERRORS as exc:
+            raise database_unavailable(exc) from None
+    after_commit(accepted)
+    return accepted
+
+
+DATABASE_ERRORS = (OperationalError, PoolTimeout, DBAPIError)
+
+
+def database_unavailable(exc: Exception) -> WebhookError:
+    log.warning("database unavailable for a webhook: %s", type(exc).__name__)
+    return unavailable("The database is unavailable; retry shortly")
+
+
+def after_commit(accepted: Accepted) -> None:
+    """Durable already; now the fast path. Any failure here is repaired by the reconciler."""
+    for outbox_id in accepted.batch.outbox_ids:
+        enqueue_outbox(outbox_id, check_live=False)
+    changed = accepted.batch.changed_incident_ids
+    if changed:
+        broker.publish_incidents_changed(changed)
+    for result in accepted.batch.results:
+        ALERTS.labels(accepted.source, result.outcome).inc()
+    integrations.touch_last_used(accepted.integration_id)
+
+
+def timed(source: str):
+    """Observe handling time and count refusals for one request."""
+
+    class _Timer:
+        def __enter__(self):
+            self.started = time.perf_counter()
+            return self
+
+        def __exit__(self, exc_type, exc, _tb):
+            LATENCY.labels(source).observe(time.perf_counter() - self.started)
+            if isinstance(exc, WebhookError):
+                REJECTED.labels(source, str(exc.status)).inc()
+            return False
+
+    return _Timer()

@@ -1,0 +1,71 @@
+"""`POST /api/v2/enqueue`: PagerDuty Events API v2, so any tool that can page PagerDuty can page OpsKnight.
+
+The integration token is the `routing_key`. Answers use PagerDuty's bodies: 202
+`{"status": "success", "message": "Event processed", "dedup_key": ...}`, 400 `{"status": "invalid event", ...}`,
+and 429 past the per-token rate limit (PagerDuty clients expect and honour it).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import redis
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from opsknight import broker
+from opsknight.api.webhooks import common
+from opsknight.config import settings
+from opsknight.engine.normalize import PayloadError, events_v2
+from opsknight.models import Integration
+
+router = APIRouter(tags=["webhooks"])
+SOURCE = "events_v2"
+
+
+def _pd_error(exc: common.WebhookError) -> JSONResponse:
+    if exc.status == 400:
+        body = {"status": "invalid event", "message": "Event object is invalid", "errors": exc.errors or [exc.message]}
+    else:
+        body = {"status": exc.code, "message": exc.message, "errors": exc.errors or [exc.message]}
+    return JSONResponse(body, status_code=exc.status, headers=exc.headers)
+
+
+def check_rate(integration: Integration) -> None:
+    """Fixed one-minute window per integration, counted in Redis. Redis down: let the event through."""
+    limit = settings().enqueue_rate_per_minute
+    window = int(time.time() // 60)
+    key = f"opsknight:rate:v2:{integration.id}:{window}"
+    try:
+        pipe = broker.redis_conn().pipeline()
+        pipe.incr(key)
+        pipe.expire(key, 120)
+        count = pipe.execute()[0]
+    except redis.RedisError:
+        return
+    if count > limit:
+        retry = str(60 - int(time.time()) % 60)
+        raise common.WebhookError(429, "throttle event", f"More than {limit} events a minute for this routing key",
+                                  headers={"Retry-After": retry})
+
+
+@router.post("/api/v2/enqueue", status_code=202, summary="PagerDuty Events API v2 compatible endpoint")
+async def enqueue(request: Request) -> JSONResponse:
+    with common.timed(SOURCE):
+        try:
+            with common.in_flight.slot():
+                body = await common.read_body(request)
+                parsed = common.parse_json(body)
+                try:
+                    alerts = events_v2.normalize(parsed, options={"new_dedup_key": uuid.uuid4().hex})
+                except PayloadError as exc:
+                    raise common.WebhookError(400, "invalid_event", "Event object is invalid", exc.errors) from None
+                token = events_v2.routing_key(parsed) or common.request_token(request)
+                await run_in_threadpool(common.accept, token, {SOURCE}, dict(request.headers), body,
+                                        lambda _integration: alerts, check_rate)
+        except common.WebhookError as exc:
+            return _pd_error(exc)
+    return JSONResponse({"status": "success", "message": "Event processed", "dedup_key": alerts[0].dedup_key},
+                        status_code=202)

@@ -1,0 +1,50 @@
+"""`POST|GET /api/webhooks/heartbeat/{integration_id}`: a ping from a cron job or a monitor's watchdog.
+
+GET is accepted too, because `curl https://.../heartbeat/7?token=...` from a crontab is the common case.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from opsknight.api.webhooks import common
+from opsknight.db import session_scope
+from opsknight.engine import clock, heartbeats
+from opsknight.models import SourceType
+
+router = APIRouter(tags=["webhooks"])
+SOURCE = "heartbeat"
+
+
+def _ping(integration_id: int, token: str | None, headers: dict[str, str], body: bytes) -> common.Accepted:
+    try:
+        with session_scope() as db:
+            integration = common.authenticate(db, token, {SourceType.HEARTBEAT}, headers, body)
+            if integration.id != integration_id:
+                raise common.WebhookError(403, "wrong_endpoint", "This token belongs to another heartbeat")
+            batch = heartbeats.ping(db, integration, body, clock.now())
+            accepted = common.Accepted(integration.id, SOURCE, batch)
+    except common.DATABASE_ERRORS as exc:
+        raise common.database_unavailable(exc) from None
+    common.after_commit(accepted)
+    return accepted
+
+
+async def heartbeat(integration_id: int, request: Request) -> JSONResponse:
+    with common.timed(SOURCE):
+        try:
+            with common.in_flight.slot():
+                body = await common.read_body(request)
+                accepted = await run_in_threadpool(_ping, integration_id, common.request_token(request),
+                                                   dict(request.headers), body)
+        except common.WebhookError as exc:
+            return exc.response()
+    resolved = any(r.outcome == "resolved" for r in accepted.batch.results)
+    return JSONResponse({"status": "ok", "resolved_incident": resolved}, status_code=202)
+
+
+for _method in ("POST", "GET"):
+    router.add_api_route("/api/webhooks/heartbeat/{integration_id}", heartbeat, methods=[_method], status_code=202,
+                         summary="Heartbeat ping", operation_id=f"heartbeat_{_method.lower()}")
