@@ -1,4 +1,5 @@
-"""The `opsknight` command: migrate, create-user, create-api-key, worker, scheduler, seed-demo, serve.
+"""The `opsknight` command: migrate, create-user, create-api-key, create-service, create-integration, worker,
+scheduler, seed-demo, serve.
 
 Configuration errors and refused requests print one clear line and exit 2 — never a traceback.
 """
@@ -67,6 +68,53 @@ def cmd_create_api_key(args: argparse.Namespace) -> None:
     print(key)
     print(f"# API key '{row.name}' for {user.email} (scopes: {','.join(scopes)}). It is shown only once.",
           file=sys.stderr)
+
+
+def cmd_create_service(args: argparse.Namespace) -> None:
+    from sqlmodel import select
+
+    from opsknight.db import session_scope
+    from opsknight.models import EscalationPolicy, Service
+
+    with session_scope() as db:
+        if db.exec(select(Service).where(Service.name == args.name)).first():
+            raise CommandError(f"a service named {args.name!r} exists already")
+        policy = None
+        if args.policy:
+            policy = db.exec(select(EscalationPolicy).where(EscalationPolicy.name == args.policy)).first()
+            if policy is None:
+                raise CommandError(f"no escalation policy named {args.policy!r}")
+        service = Service(name=args.name, description=args.description, escalation_policy_id=policy and policy.id)
+        db.add(service)
+        db.flush()
+        print(f"created service #{service.id} {service.name!r}")
+
+
+def cmd_create_integration(args: argparse.Namespace) -> None:
+    from sqlmodel import select
+
+    from opsknight import integrations
+    from opsknight.db import session_scope
+    from opsknight.models import Service
+
+    options = {"group_by": "group_key"} if args.group_by == "group_key" else {}
+    try:
+        with session_scope() as db:
+            service = db.exec(select(Service).where(Service.name == args.service)).first()
+            if service is None:
+                raise CommandError(f"no service named {args.service!r}")
+            token, row = integrations.create_integration(
+                db, service, source_type=args.type, name=args.name or "", with_hmac=args.hmac, options=options,
+                heartbeat_interval_seconds=args.heartbeat_interval)
+    except integrations.IntegrationError as exc:
+        raise CommandError(str(exc)) from None
+    print(token)
+    base = settings().base_url
+    path = {"events_v2": "/api/v2/enqueue", "heartbeat": f"/api/webhooks/heartbeat/{row.id}"}.get(
+        args.type, f"/api/webhooks/{args.type}")
+    extra = f"; HMAC secret: {row.hmac_secret}" if row.hmac_secret else ""
+    print(f"# {args.type} integration #{row.id} for {service.name!r}: POST {base}{path} with "
+          f"'Authorization: Bearer <token>'{extra}. The token is shown only once.", file=sys.stderr)
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
@@ -157,6 +205,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True, help="what the key is for")
     p.add_argument("--scopes", default="read,write", help="read,write (default) or read")
     p.set_defaults(func=cmd_create_api_key)
+
+    p = sub.add_parser("create-service", help="create a service (alerts arrive through its integrations)")
+    p.add_argument("--name", required=True)
+    p.add_argument("--description", default="")
+    p.add_argument("--policy", help="name of the escalation policy that pages for it")
+    p.set_defaults(func=cmd_create_service)
+
+    p = sub.add_parser("create-integration", help="create a service integration and print its token once")
+    p.add_argument("--service", required=True, help="service name")
+    p.add_argument("--type", required=True,
+                   choices=["prometheus", "grafana", "datadog", "events_v2", "generic", "heartbeat"])
+    p.add_argument("--name", help="display name")
+    p.add_argument("--hmac", action="store_true", help="require an HMAC-SHA256 body signature")
+    p.add_argument("--group-by", choices=["fingerprint", "group_key"], default="fingerprint",
+                   help="Alertmanager/Grafana: one incident per alert (default) or per group")
+    p.add_argument("--heartbeat-interval", type=int, help="heartbeat: seconds without a ping before an incident")
+    p.set_defaults(func=cmd_create_integration)
 
     p = sub.add_parser("worker", help="run an RQ worker (needs OPSKNIGHT_REDIS_URL)")
     p.add_argument("--queues", default="", help="comma-separated queue names (default: urgent,default)")

@@ -29,8 +29,8 @@ def run(args, url, tmp_path, **extra_env):
     return subprocess.run([OPSKNIGHT, *args], env=env, capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.parametrize("command", ["migrate", "create-user", "create-api-key", "worker", "scheduler",
-                                     "seed-demo", "serve"])
+@pytest.mark.parametrize("command", ["migrate", "create-user", "create-api-key", "create-service",
+                                     "create-integration", "worker", "scheduler", "seed-demo", "serve"])
 def test_every_command_has_help(command, tmp_path):
     result = run([command, "--help"], "sqlite:///x.db", tmp_path)
     assert result.returncode == 0 and "usage: opsknight" in result.stdout
@@ -80,3 +80,20 @@ def test_seed_demo_creates_a_realistic_org_once(cli_db, tmp_path):
         assert accounts.authenticate(db, ada.email, "demo-password") is not None
     again = run(["seed-demo"], cli_db, tmp_path)
     assert again.returncode == 2 and "already there" in again.stderr
+
+
+def test_create_service_and_integration_prints_a_working_token(cli_db, tmp_path):
+    assert run(["migrate"], cli_db, tmp_path).returncode == 0
+    assert run(["create-service", "--name", "Checkout"], cli_db, tmp_path).returncode == 0
+    made = run(["create-integration", "--service", "Checkout", "--type", "prometheus"], cli_db, tmp_path)
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip()
+    assert token.startswith("okt_") and len(token) == 32 and "/api/webhooks/prometheus" in made.stderr
+    with Session(create_engine(cli_db)) as db:
+        from opsknight import integrations
+
+        assert integrations.find_by_token(db, token).source_type == "prometheus"
+    bad = run(["create-integration", "--service", "Checkout", "--type", "heartbeat"], cli_db, tmp_path)
+    assert bad.returncode == 2 and "interval" in bad.stderr
+    missing = run(["create-integration", "--service", "Nope", "--type", "generic"], cli_db, tmp_path)
+    assert missing.returncode == 2 and "no service named" in missing.stderr
