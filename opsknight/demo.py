@@ -7,7 +7,8 @@ than duplicating everything.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
@@ -54,8 +55,10 @@ def seed(db: Session, *, password: str) -> str:
                         description="Weekly rotation, handoff Monday 09:00 London time")
     db.add(schedule)
     db.flush()
-    monday = (now - timedelta(days=now.weekday() + 14)).replace(hour=9, minute=0, second=0, microsecond=0)
-    layer = ScheduleLayer(schedule_id=schedule.id, name="Weekly", position=0, rotation_start=monday,
+    london = ZoneInfo("Europe/London")
+    local = now.astimezone(london)
+    monday = datetime.combine((local - timedelta(days=local.weekday() + 14)).date(), time(9, 0), london)
+    layer = ScheduleLayer(schedule_id=schedule.id, name="Weekly", position=0, rotation_start=monday.astimezone(now.tzinfo),
                           rotation_unit="week", rotation_length=1, handoff_time="09:00")
     db.add(layer)
     db.flush()

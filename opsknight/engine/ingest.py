@@ -1,27 +1,31 @@
 """Normalized alerts -> incidents, in one transaction (DESIGN data flow step 2).
 
-For each alert: find the service's open incident with the alert's dedup key (row-locked), then
+For each alert, in order: find the service's open incident with the alert's dedup key (row-locked), then
 - trigger: attach the alert to it, or open a new incident (+ its first timeline event and an outbox row for
   the `process_incident` job, unless the service is in maintenance);
 - acknowledge / resolve: apply to the open incident; for an unknown key do nothing.
 
-Concurrent duplicates (Alertmanager HA pairs send them by design) are settled by the database: the insert of a
-second open incident with the same key violates `uq_incidents_open_dedup`, its savepoint rolls back, and the
-alert attaches to the incident that won. The caller commits; only then may it answer 2xx and enqueue jobs.
+A batch (Alertmanager groups, generic arrays) costs a handful of statements however many alerts it holds: one
+query for the open incidents of all its keys, one batched insert per table. Concurrent duplicates
+(Alertmanager HA pairs send them by design) are settled by the database: inserting a second open incident
+with the same key violates `uq_incidents_open_dedup`, the savepoint rolls back, and the batch is applied again
+against the incidents that won. The caller commits; only then may it answer 2xx and enqueue jobs.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from opsknight.engine.normalize import Action, NormalizedAlert, severity_to_urgency
-from opsknight.engine.numbers import next_incident_number
+from opsknight.engine.numbers import next_incident_numbers
 from opsknight.models import (
     Alert, Incident, IncidentStatus, Integration, OutboxJob, Service, TimelineEvent, TimelineKind, Urgency,
 )
@@ -74,108 +78,151 @@ def _urgency(service: Service, alert: NormalizedAlert) -> str:
     return service.default_urgency or Urgency.HIGH
 
 
-def _open_incident(db: Session, service_id: int, dedup_key: str) -> Incident | None:
-    return db.exec(
+def open_incidents(db: Session, service_id: int, dedup_keys: list[str]) -> dict[str, Incident]:
+    """The service's open incidents for these keys, row-locked, by key."""
+    rows = db.exec(
         select(Incident)
-        .where(Incident.service_id == service_id, Incident.dedup_key == dedup_key,
+        .where(Incident.service_id == service_id, Incident.dedup_key.in_(dedup_keys),
                Incident.status != IncidentStatus.RESOLVED)
+        .order_by(Incident.id)
         .with_for_update()
-    ).first()
+    ).all()
+    return {row.dedup_key: row for row in rows}
 
 
-def _timeline(db: Session, incident: Incident, kind: str, now: datetime, source: str, message: str,
-              data: dict | None = None) -> None:
-    db.add(TimelineEvent(incident_id=incident.id, kind=kind, at=now, source=source, message=message[:2000],
-                         data=data))
+def _new_record(service: Service, alert: NormalizedAlert, now: datetime) -> SimpleNamespace:
+    """An incident this batch opens, as plain attributes (inserted in one statement once the batch is planned)."""
+    return SimpleNamespace(id=None, number=None, title=alert.summary[:1024], status=IncidentStatus.TRIGGERED,
+                           urgency=_urgency(service, alert), dedup_key=alert.dedup_key, service_id=service.id,
+                           alert_count=0, created_at=now, updated_at=now, last_alert_at=now, acknowledged_at=None,
+                           acknowledged_via=None, resolved_at=None, resolved_by_source=None,
+                           next_escalation_at=None, snoozed_until=None)
 
 
-def _alert_row(db: Session, incident: Incident, integration: Integration, alert: NormalizedAlert, raw: Any,
-               now: datetime) -> Alert:
-    row = Alert(incident_id=incident.id, integration_id=integration.id, source=integration.source_type,
-                action=str(alert.action), dedup_key=alert.dedup_key, summary=alert.summary[:1024],
-                severity=alert.severity, payload=alert.to_dict(), raw=raw, received_at=now)
-    db.add(row)
-    db.flush()  # the timeline event names the alert (its raw payload) by id
-    return row
-
-
-def _create(db: Session, service: Service, integration: Integration, alert: NormalizedAlert, raw: Any,
-            now: datetime, batch: IngestBatch) -> Incident | None:
-    """Open a new incident; None when a concurrent ingest opened one with this key first."""
+def _insert_new(db: Session, created: dict[str, SimpleNamespace]) -> bool:
+    """Insert the planned new incidents in one statement. False when a concurrent ingest opened one of them
+    first (the savepoint rolls back and nothing of this batch is written)."""
+    if not created:
+        return True
+    for record, number in zip(created.values(), next_incident_numbers(db, len(created))):
+        record.number = number
+    rows = [{k: v for k, v in vars(r).items() if k != "id"} for r in created.values()]
     try:
         with db.begin_nested():
-            incident = Incident(number=next_incident_number(db), title=alert.summary[:1024],
-                                status=IncidentStatus.TRIGGERED, urgency=_urgency(service, alert),
-                                dedup_key=alert.dedup_key, service_id=service.id, alert_count=1, created_at=now,
-                                updated_at=now, last_alert_at=now)
-            db.add(incident)
-            db.flush()
+            inserted = db.execute(insert(Incident).returning(Incident.id, sort_by_parameter_order=True), rows).all()
     except IntegrityError:
-        return None
-    row = _alert_row(db, incident, integration, alert, raw, now)
-    source = integration.source_type
-    _timeline(db, incident, TimelineKind.TRIGGERED, now, source, f"Triggered by {source}: {alert.summary}",
-              {"severity": alert.severity, "integration_id": integration.id, "alert_id": row.id})
-    if in_maintenance(service, now):
-        _timeline(db, incident, TimelineKind.MAINTENANCE, now, source,
-                  "Service is in maintenance: the alert is recorded and nobody is paged")
-    else:
-        outbox = OutboxJob(kind=PROCESS_INCIDENT, incident_id=incident.id, payload={"incident_id": incident.id},
-                           created_at=now, available_at=now)
-        db.add(outbox)
-        db.flush()
-        batch.outbox_ids.append(outbox.id)
-    return incident
+        return False
+    for record, (incident_id,) in zip(created.values(), inserted):
+        record.id = incident_id
+    return True
 
 
-def _apply(db: Session, incident: Incident, integration: Integration, alert: NormalizedAlert, raw: Any,
-           now: datetime) -> str:
-    """Apply an alert to an open (row-locked) incident; returns the outcome."""
-    source = integration.source_type
-    row = _alert_row(db, incident, integration, alert, raw, now)
-    ref = {"alert_id": row.id, "integration_id": integration.id}
+def _apply(incident: Incident | SimpleNamespace, alert: NormalizedAlert, source: str, is_new: bool, now: datetime) -> tuple[str, str, str]:
+    """Apply one alert to an incident in memory. Returns (outcome, timeline kind, timeline message)."""
     incident.alert_count += 1
     incident.last_alert_at = incident.updated_at = now
-    outcome = "attached"
+    if is_new:
+        return "created", TimelineKind.TRIGGERED, f"Triggered by {source}: {alert.summary}"
     if alert.action == Action.TRIGGER:
-        _timeline(db, incident, TimelineKind.ALERT, now, source, f"Alert from {source}: {alert.summary}",
-                  {"severity": alert.severity, **ref})
-    elif alert.action == Action.ACKNOWLEDGE and incident.status == IncidentStatus.TRIGGERED:
+        return "attached", TimelineKind.ALERT, f"Alert from {source}: {alert.summary}"
+    if alert.action == Action.ACKNOWLEDGE and incident.status == IncidentStatus.TRIGGERED:
         incident.status = IncidentStatus.ACKNOWLEDGED
         incident.acknowledged_at, incident.acknowledged_via = now, source
         incident.next_escalation_at = None
-        _timeline(db, incident, TimelineKind.ACKNOWLEDGED, now, source, f"Acknowledged by {source}", ref)
-        outcome = "acknowledged"
-    elif alert.action == Action.RESOLVE:
+        return "acknowledged", TimelineKind.ACKNOWLEDGED, f"Acknowledged by {source}"
+    if alert.action == Action.RESOLVE:
         incident.status = IncidentStatus.RESOLVED
         incident.resolved_at, incident.resolved_by_source = now, source
-        incident.next_escalation_at = None
-        _timeline(db, incident, TimelineKind.RESOLVED, now, source, f"Resolved by {source}: {alert.summary}", ref)
-        outcome = "resolved"
-    else:  # acknowledge of an already acknowledged incident
-        _timeline(db, incident, TimelineKind.ALERT, now, source, f"Acknowledge from {source} (already acknowledged)", ref)
-    db.add(incident)
-    return outcome
+        incident.next_escalation_at = incident.snoozed_until = None
+        return "resolved", TimelineKind.RESOLVED, f"Resolved by {source}: {alert.summary}"
+    return "attached", TimelineKind.ALERT, f"Acknowledge from {source} (already acknowledged)"
+
+
+def _split_point(alerts: list[NormalizedAlert]) -> int | None:
+    """Index of the first trigger for a key resolved earlier in the same batch: it must open a new incident,
+    so the batch is applied in two parts."""
+    resolved: set[str] = set()
+    for index, alert in enumerate(alerts):
+        if alert.action == Action.TRIGGER and alert.dedup_key in resolved:
+            return index
+        if alert.action == Action.RESOLVE:
+            resolved.add(alert.dedup_key)
+    return None
 
 
 def ingest(db: Session, integration: Integration, alerts: list[NormalizedAlert], raw_body: bytes,
            now: datetime) -> IngestBatch:
     """Apply `alerts` from `integration` inside the caller's transaction. The caller commits."""
+    split = _split_point(alerts)
+    if split:
+        first = ingest(db, integration, alerts[:split], raw_body, now)
+        rest = ingest(db, integration, alerts[split:], raw_body, now)
+        return IngestBatch(first.results + rest.results, first.outbox_ids + rest.outbox_ids)
+
     service = db.get(Service, integration.service_id)
+    source = integration.source_type
+    keys = list(dict.fromkeys(a.dedup_key for a in alerts))
+    for _attempt in range(5):
+        known = open_incidents(db, service.id, keys) if keys else {}
+        batch, applied, created = _plan(service, source, alerts, known, now)
+        if _insert_new(db, created):
+            break
+        db.expire_all()  # the winner's rows are committed now: plan again against them
+    else:  # five lost races in a row: let the caller answer 503 and the sender retry
+        raise IntegrityError("ingest", {}, Exception("dedup race not settled"))
+    for result in batch.results:
+        if result.dedup_key in created and result.outcome != "ignored":
+            record = created[result.dedup_key]
+            result.incident_id, result.incident_number = record.id, record.number
+
     raw = capped_raw(raw_body)
-    batch = IngestBatch()
-    for alert in alerts:
-        result = IngestResult(action=str(alert.action), dedup_key=alert.dedup_key, outcome="ignored")
-        incident = _open_incident(db, service.id, alert.dedup_key)
-        if incident is None and alert.action == Action.TRIGGER:
-            incident = _create(db, service, integration, alert, raw, now, batch)
-            if incident is not None:
-                result.outcome = "created"
-            else:  # lost the race: the winner's incident is committed now
-                incident = _open_incident(db, service.id, alert.dedup_key)
-        if incident is not None and result.outcome != "created":
-            result.outcome = _apply(db, incident, integration, alert, raw, now)
-        if incident is not None:
-            result.incident_id, result.incident_number = incident.id, incident.number
-        batch.results.append(result)
+    alert_ids = db.execute(insert(Alert).returning(Alert.id, sort_by_parameter_order=True), [
+        {"incident_id": incident.id, "integration_id": integration.id, "source": source, "action": str(alert.action),
+         "dedup_key": alert.dedup_key, "summary": alert.summary[:1024], "severity": alert.severity,
+         "payload": alert.to_dict(), "raw": raw, "received_at": now}
+        for incident, alert, _, _ in applied]).scalars().all() if applied else []
+
+    timeline, outbox = [], []
+    for (incident, alert, kind, message), alert_id in zip(applied, alert_ids):
+        data = {"alert_id": alert_id, "integration_id": integration.id}
+        if kind == TimelineKind.TRIGGERED:
+            data["severity"] = alert.severity
+        timeline.append(_event(incident.id, kind, now, source, message, data))
+        if kind != TimelineKind.TRIGGERED:
+            continue
+        if in_maintenance(service, now):
+            timeline.append(_event(incident.id, TimelineKind.MAINTENANCE, now, source,
+                                   "Service is in maintenance: the alert is recorded and nobody is paged", None))
+        else:
+            outbox.append({"kind": PROCESS_INCIDENT, "incident_id": incident.id, "payload": {"incident_id": incident.id},
+                           "created_at": now, "available_at": now, "attempts": 0})
+    if timeline:
+        db.execute(insert(TimelineEvent), timeline)
+    if outbox:
+        batch.outbox_ids = list(db.execute(
+            insert(OutboxJob).returning(OutboxJob.id, sort_by_parameter_order=True), outbox).scalars().all())
     return batch
+
+
+def _event(incident_id: int, kind: str, now: datetime, source: str, message: str, data: dict | None) -> dict:
+    return {"incident_id": incident_id, "kind": kind, "at": now, "source": source, "message": message[:2000],
+            "data": data, "actor_user_id": None}
+
+
+def _plan(service: Service, source: str, alerts: list[NormalizedAlert], known: dict[str, Incident],
+          now: datetime) -> tuple[IngestBatch, list, dict[str, SimpleNamespace]]:
+    """Apply the alerts in memory: to the locked open incidents (ORM rows, updated at commit) or to new ones."""
+    batch, applied, created = IngestBatch(), [], {}
+    for alert in alerts:
+        incident = known.get(alert.dedup_key) or created.get(alert.dedup_key)
+        if incident is None and alert.action == Action.TRIGGER:
+            incident = created[alert.dedup_key] = _new_record(service, alert, now)
+        if incident is None or incident.status == IncidentStatus.RESOLVED:
+            # acknowledge/resolve for an unknown key, or for one resolved earlier in this batch: a no-op
+            batch.results.append(IngestResult(str(alert.action), alert.dedup_key, "ignored"))
+            continue
+        is_new = alert.dedup_key in created and incident.alert_count == 0
+        outcome, kind, message = _apply(incident, alert, source, is_new, now)
+        applied.append((incident, alert, kind, message))
+        batch.results.append(IngestResult(str(alert.action), alert.dedup_key, outcome, incident.id, incident.number))
+    return batch, applied, created

@@ -1,22 +1,27 @@
 """RQ entry points. Each takes ids, re-reads and locks its row in the database, and does nothing if the work is
-already done, so running a job twice (a reconciler re-enqueue, an RQ retry) is harmless."""
+already done, so running a job twice (a reconciler re-enqueue, an RQ retry) is harmless. Follow-up jobs are
+decided inside the transaction and enqueued only after it commits, under deterministic job ids."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 
+import redis
 from sqlmodel import Session, select
 
+from opsknight import broker
 from opsknight.db import session_scope
-from opsknight.engine import clock, process
+from opsknight.engine import clock, dispatch, process
+from opsknight.engine.dispatch import JobSpec
 from opsknight.engine.ingest import PROCESS_INCIDENT
-from opsknight.models import OutboxJob
+from opsknight.models import Incident, IncidentStatus, OutboxJob
 
 log = logging.getLogger(__name__)
 
-# kind -> handler(db, outbox_row). Handlers run inside the row's transaction and must be idempotent.
-OUTBOX_HANDLERS: dict[str, Callable[[Session, OutboxJob], None]] = {
+# kind -> handler(db, outbox_row) -> follow-up jobs. Handlers run inside the row's transaction, idempotently.
+OUTBOX_HANDLERS: dict[str, Callable[[Session, OutboxJob], list[JobSpec]]] = {
     PROCESS_INCIDENT: process.process_incident,
 }
 
@@ -26,8 +31,24 @@ def outbox_job_id(outbox_id: int) -> str:
     return f"outbox-{outbox_id}"
 
 
+def enqueue_specs(specs: list[JobSpec]) -> None:
+    """Enqueue follow-up jobs (after commit). A failure is logged: the reconciler rebuilds them from the rows."""
+    now = clock.now()
+    try:
+        urgent = broker.queue("urgent")
+        for spec in specs:
+            func = JOB_FUNCS[spec.func]
+            if spec.at is not None and spec.at > now:
+                urgent.enqueue_at(spec.at, func, *spec.args, job_id=spec.job_id, result_ttl=600, failure_ttl=86400)
+            else:
+                urgent.enqueue(func, *spec.args, job_id=spec.job_id, result_ttl=600, failure_ttl=86400)
+    except redis.RedisError as exc:
+        log.warning("enqueue of %d follow-up jobs failed (the reconciler will redo them): %s", len(specs), exc)
+
+
 def process_outbox(outbox_id: int) -> str:
     """Run the handler of one outbox row, exactly once."""
+    specs: list[JobSpec] = []
     with session_scope() as db:
         row = db.exec(select(OutboxJob).where(OutboxJob.id == outbox_id).with_for_update(skip_locked=True)).first()
         if row is None:
@@ -40,8 +61,57 @@ def process_outbox(outbox_id: int) -> str:
             row.last_error = f"no handler for outbox kind {row.kind!r}"
             log.error(row.last_error)
             return "no-handler"
-        handler(db, row)
+        specs = handler(db, row) or []
         row.processed_at = clock.now()
         row.last_error = None
         db.add(row)
+    enqueue_specs(specs)
     return "done"
+
+
+@functools.lru_cache(maxsize=1)
+def channel_registry() -> dict:
+    """The configured channel adapters (SDK clients are built once per process; tests clear this cache)."""
+    from opsknight.engine.channels import build_channels
+
+    return build_channels()
+
+
+def send_delivery(delivery_id: int) -> str:
+    """Send one delivery: claim it, call the channel outside any transaction, record the outcome."""
+    from opsknight.config import settings
+    from opsknight.engine import acks
+
+    now = clock.now()
+    with session_scope() as db:
+        claimed = dispatch.claim(db, delivery_id, now, settings().base_url, acks.ack_url)
+    if isinstance(claimed, JobSpec):
+        enqueue_specs([claimed])
+        return "deferred"
+    if isinstance(claimed, str):
+        return claimed
+    outcome, provider_id, error = dispatch.deliver(claimed, channel_registry())
+    with session_scope() as db:
+        retry = dispatch.record(db, claimed, outcome, provider_id, error, clock.now())
+    if retry is not None:
+        enqueue_specs([retry])
+    broker.publish_incidents_changed([claimed.page.incident_id])
+    return outcome
+
+
+def escalate(incident_id: int) -> str:
+    """The escalation timer fired: move on if the incident is still unacknowledged and the timer is due."""
+    now = clock.now()
+    specs: list[JobSpec] = []
+    with session_scope() as db:
+        incident = db.exec(select(Incident).where(Incident.id == incident_id).with_for_update()).first()
+        if incident is None or incident.next_escalation_at is None or incident.status == IncidentStatus.RESOLVED:
+            return "nothing-due"
+        if incident.next_escalation_at > now:
+            return "not-due"
+        specs = process.on_timer(db, incident, now)
+    enqueue_specs(specs)
+    return "escalated"
+
+
+JOB_FUNCS: dict[str, Callable] = {"send_delivery": send_delivery, "escalate": escalate}

@@ -1,19 +1,23 @@
-"""The `process_incident` outbox handler: the first thing the worker does with a new incident.
+"""Starting and moving an incident's escalation: the `process_incident` outbox handler and the timer.
 
-It freezes the service's escalation policy onto the incident (so editing a policy mid-incident is
-predictable) and records on the timeline what will page whom. A service without a policy is flagged loudly:
-a timeline event and a metric, never silence.
+`process_incident` freezes the service's escalation policy onto the incident (so editing a policy mid-incident
+is predictable), then pages step 1. A service without a policy is flagged loudly: a timeline event and a metric,
+never silence. `on_timer` runs when `next_escalation_at` is due: it ends a snooze (paging again from step 1) or
+moves an unacknowledged incident to the next step.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from prometheus_client import Counter
 from sqlmodel import Session, select
 
-from opsknight.engine import clock
+from opsknight.engine import clock, dispatch, escalation
+from opsknight.engine.dispatch import JobSpec, timeline
 from opsknight.models import (
     EscalationPolicy, EscalationStep, EscalationStepTarget, Incident, IncidentStatus, OutboxJob, Service,
-    TimelineEvent, TimelineKind,
+    TimelineKind,
 )
 
 NOBODY_PAGED = Counter("opsknight_incidents_paging_nobody_total",
@@ -37,22 +41,50 @@ def policy_snapshot(db: Session, policy: EscalationPolicy) -> dict:
     }
 
 
-def process_incident(db: Session, row: OutboxJob) -> None:
+def process_incident(db: Session, row: OutboxJob) -> list[JobSpec]:
     incident = db.exec(select(Incident).where(Incident.id == row.incident_id).with_for_update()).first()
     if incident is None or incident.status == IncidentStatus.RESOLVED or incident.escalation_policy_snapshot:
-        return  # gone, over, or already processed: nothing to do
+        return []  # gone, over, or already processed: nothing to do
     service = db.get(Service, incident.service_id)
     now = clock.now()
     policy = db.get(EscalationPolicy, service.escalation_policy_id) if service.escalation_policy_id else None
     if policy is None:
         NOBODY_PAGED.inc()
-        db.add(TimelineEvent(incident_id=incident.id, kind=TimelineKind.NOBODY_ON_CALL, at=now, source="opsknight",
-                             message=f"Service '{service.name}' has no escalation policy: nobody can be paged"))
-        return
+        timeline(db, incident.id, TimelineKind.NOBODY_ON_CALL, now,
+                 f"Service '{service.name}' has no escalation policy: nobody can be paged")
+        return []
     snapshot = policy_snapshot(db, policy)
     incident.escalation_policy_snapshot = snapshot
-    incident.updated_at = now
-    db.add(incident)
-    db.add(TimelineEvent(incident_id=incident.id, kind=TimelineKind.POLICY_APPLIED, at=now, source="opsknight",
-                         message=f"Escalation policy '{policy.name}' applied ({len(snapshot['steps'])} steps)",
-                         data={"policy_id": policy.id}))
+    incident.escalation_generation = 1
+    timeline(db, incident.id, TimelineKind.POLICY_APPLIED, now,
+             f"Escalation policy '{policy.name}' applied ({len(snapshot['steps'])} steps)", {"policy_id": policy.id})
+    if incident.status != IncidentStatus.TRIGGERED:
+        return []  # acknowledged before we got here (e.g. by Events v2): the policy is kept, nobody is paged
+    return dispatch.enter_position(db, incident, escalation.FIRST, now)
+
+
+def restart(db: Session, incident: Incident, now: datetime, why: str) -> list[JobSpec]:
+    """Page again from step 1 under a new generation (snooze ended, re-triggered by hand)."""
+    incident.status = IncidentStatus.TRIGGERED
+    incident.snoozed_until = None
+    incident.escalation_generation += 1
+    timeline(db, incident.id, TimelineKind.ESCALATED, now, why, {"generation": incident.escalation_generation})
+    return dispatch.enter_position(db, incident, escalation.FIRST, now)
+
+
+def on_timer(db: Session, incident: Incident, now: datetime) -> list[JobSpec]:
+    """The (locked) incident's timer is due."""
+    if incident.status == IncidentStatus.ACKNOWLEDGED and incident.snoozed_until is not None:
+        return restart(db, incident, now, "Snooze ended: paging again")
+    if incident.status != IncidentStatus.TRIGGERED or not incident.escalation_policy_snapshot:
+        incident.next_escalation_at = None
+        db.add(incident)
+        return []
+    position = escalation.Position(incident.escalation_step, incident.escalation_repeat)
+    following = escalation.next_position(incident.escalation_policy_snapshot, position, incident.urgency)
+    if following is None:
+        incident.next_escalation_at = None
+        db.add(incident)
+        timeline(db, incident.id, TimelineKind.ESCALATED, now, "Escalation policy exhausted: no further steps")
+        return []
+    return dispatch.enter_position(db, incident, following, now)

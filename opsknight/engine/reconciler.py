@@ -1,69 +1,104 @@
 """The sweep that rebuilds lost work from PostgreSQL: Redis is a fast path, never the only copy.
 
-Outbox rows that are still unprocessed a little while after they were written (the enqueue after commit
-failed, Redis was flushed, a worker died mid-job) are queued again under their deterministic job id.
+Every few seconds (rq-scheduler, or the embedded runner's thread) and at every worker start it re-queues, under
+their deterministic job ids:
+- outbox rows still unprocessed a little while after they were written (the enqueue after commit failed,
+  Redis was flushed, a worker died mid-job);
+- escalations whose `next_escalation_at` has passed (a scheduled job lost with Redis, or a scheduler lagging);
+- deliveries due and still pending, and deliveries stuck in "sending" past their lease (the worker died in
+  the middle of a send: the page may go out once more, never zero times);
+and it opens incidents for heartbeats that stopped.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 import redis
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
-from sqlmodel import select
+from sqlmodel import or_, select
 
 from opsknight import broker
 from opsknight.db import session_scope
-from opsknight.engine import clock, heartbeats
-from opsknight.engine.jobs import outbox_job_id, process_outbox
-from opsknight.models import OutboxJob
+from opsknight.engine import clock, dispatch, heartbeats
+from opsknight.engine.jobs import JOB_FUNCS, outbox_job_id, process_outbox
+from opsknight.models import Delivery, DeliveryStatus, Incident, IncidentStatus, OutboxJob
 
 log = logging.getLogger(__name__)
 
-# An outbox row younger than this is left to the enqueue that follows its commit.
+# Work younger than this is left to the enqueue (or the RQ scheduler) that should handle it.
 GRACE = timedelta(seconds=3)
-LIVE_STATES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+TIMER_GRACE = timedelta(seconds=2)
+# A job in one of these states will run by itself. A SCHEDULED job does not count for work already due by the
+# database's clock: its RQ-side timer may be lost or late, so the reconciler queues it now.
+RUNNING_STATES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED}
 
 
-def enqueue_outbox(outbox_id: int, *, check_live: bool = True) -> bool:
-    """Queue the job for one outbox row. False when Redis is unreachable (the reconciler retries).
-
-    `check_live=False` is for a row just committed (no job can exist yet): one Redis round trip fewer on the
-    webhook's path. The reconciler checks, so it never queues a row twice while its job is queued or running.
-    """
+def _enqueue(job_id: str, func: Callable, *args) -> bool:
+    """Queue a job under its deterministic id unless it is already queued or running."""
     conn = broker.redis_conn()
-    job_id = outbox_job_id(outbox_id)
     try:
-        if check_live:
-            try:
-                if Job.fetch(job_id, connection=conn).get_status() in LIVE_STATES:
-                    return True
-            except NoSuchJobError:
-                pass
-        broker.queue("urgent").enqueue(process_outbox, outbox_id, job_id=job_id, result_ttl=600,
-                                       failure_ttl=86400, job_timeout=60)
+        try:
+            if Job.fetch(job_id, connection=conn).get_status() in RUNNING_STATES:
+                return True
+        except NoSuchJobError:
+            pass
+        broker.queue("urgent").enqueue(func, *args, job_id=job_id, result_ttl=600, failure_ttl=86400,
+                                       job_timeout=60)
         return True
     except redis.RedisError as exc:
-        log.warning("enqueue of outbox row %s failed (the reconciler will retry): %s", outbox_id, exc)
+        log.warning("enqueue of %s failed (the reconciler will retry): %s", job_id, exc)
+        return False
+
+
+def enqueue_outbox(outbox_id: int) -> bool:
+    """Queue the job for one outbox row unless its job is queued or running. False when Redis is unreachable
+    (the reconciler retries)."""
+    return _enqueue(outbox_job_id(outbox_id), process_outbox, outbox_id)
+
+
+def enqueue_new_outbox(outbox_ids: list[int]) -> bool:
+    """Queue the jobs of rows just committed (no job can exist for them yet) in one Redis round trip: the
+    webhook's fast path. False when Redis is unreachable; the reconciler picks the rows up."""
+    if not outbox_ids:
+        return True
+    queue = broker.queue("urgent")
+    try:
+        queue.enqueue_many([queue.prepare_data(process_outbox, (i,), job_id=outbox_job_id(i), result_ttl=600,
+                                               failure_ttl=86400, timeout=60) for i in outbox_ids])
+        return True
+    except redis.RedisError as exc:
+        log.warning("enqueue of %d outbox rows failed (the reconciler will retry): %s", len(outbox_ids), exc)
         return False
 
 
 def reconcile(limit: int = 500) -> int:
-    """Open incidents for missed heartbeats, then re-enqueue unprocessed outbox rows past their grace period.
-    Returns how many outbox rows were queued."""
+    """One sweep. Returns how many jobs it queued."""
     with session_scope() as db:
         missed = heartbeats.check_overdue(db, clock.now())
     if missed.changed_incident_ids:
         broker.publish_incidents_changed(missed.changed_incident_ids)
-    for outbox_id in missed.outbox_ids:
-        enqueue_outbox(outbox_id, check_live=False)
-    cutoff = clock.now() - GRACE
+    enqueue_new_outbox(missed.outbox_ids)
+
+    now = clock.now()
     with session_scope() as db:
-        ids = db.exec(select(OutboxJob.id).where(OutboxJob.processed_at.is_(None), OutboxJob.available_at <= cutoff)
-                      .order_by(OutboxJob.available_at).limit(limit)).all()
-    queued = sum(1 for outbox_id in ids if enqueue_outbox(outbox_id))
+        outbox_ids = db.exec(select(OutboxJob.id).where(
+            OutboxJob.processed_at.is_(None), OutboxJob.available_at <= now - GRACE)
+            .order_by(OutboxJob.available_at).limit(limit)).all()
+        due_incidents = db.exec(select(Incident).where(
+            Incident.next_escalation_at <= now - TIMER_GRACE, Incident.status != IncidentStatus.RESOLVED)
+            .order_by(Incident.next_escalation_at).limit(limit)).all()
+        due_deliveries = db.exec(select(Delivery).where(
+            or_(Delivery.status == DeliveryStatus.PENDING, Delivery.status == DeliveryStatus.SENDING),
+            Delivery.next_attempt_at <= now - TIMER_GRACE).order_by(Delivery.next_attempt_at).limit(limit)).all()
+    queued = sum(1 for outbox_id in outbox_ids if enqueue_outbox(outbox_id))
+    queued += sum(1 for incident in due_incidents
+                  if _enqueue(dispatch.escalate_job(incident).job_id, JOB_FUNCS["escalate"], incident.id))
+    queued += sum(1 for delivery in due_deliveries
+                  if _enqueue(dispatch.send_job(delivery).job_id, JOB_FUNCS["send_delivery"], delivery.id))
     if queued:
-        log.info("reconciler re-queued %d outbox rows", queued)
+        log.info("reconciler queued %d jobs", queued)
     return queued

@@ -30,7 +30,7 @@ from opsknight.db import session_scope
 from opsknight.engine import clock
 from opsknight.engine.ingest import IngestBatch, ingest
 from opsknight.engine.normalize import NormalizedAlert
-from opsknight.engine.reconciler import enqueue_outbox
+from opsknight.engine.reconciler import enqueue_new_outbox
 from opsknight.models import Integration
 
 log = logging.getLogger(__name__)
@@ -208,8 +208,7 @@ def database_unavailable(exc: Exception) -> WebhookError:
 
 def after_commit(accepted: Accepted) -> None:
     """Durable already; now the fast path. Any failure here is repaired by the reconciler."""
-    for outbox_id in accepted.batch.outbox_ids:
-        enqueue_outbox(outbox_id, check_live=False)
+    enqueue_new_outbox(accepted.batch.outbox_ids)
     changed = accepted.batch.changed_incident_ids
     if changed:
         broker.publish_incidents_changed(changed)

@@ -7,7 +7,6 @@ and 429 past the per-token rate limit (PagerDuty clients expect and honour it).
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import redis
@@ -18,6 +17,7 @@ from fastapi.responses import JSONResponse
 from opsknight import broker
 from opsknight.api.webhooks import common
 from opsknight.config import settings
+from opsknight.engine import clock
 from opsknight.engine.normalize import PayloadError, events_v2
 from opsknight.models import Integration
 
@@ -36,7 +36,8 @@ def _pd_error(exc: common.WebhookError) -> JSONResponse:
 def check_rate(integration: Integration) -> None:
     """Fixed one-minute window per integration, counted in Redis. Redis down: let the event through."""
     limit = settings().enqueue_rate_per_minute
-    window = int(time.time() // 60)
+    seconds = int(clock.now().timestamp())
+    window = seconds // 60
     key = f"opsknight:rate:v2:{integration.id}:{window}"
     try:
         pipe = broker.redis_conn().pipeline()
@@ -46,7 +47,7 @@ def check_rate(integration: Integration) -> None:
     except redis.RedisError:
         return
     if count > limit:
-        retry = str(60 - int(time.time()) % 60)
+        retry = str(60 - seconds % 60)
         raise common.WebhookError(429, "throttle event", f"More than {limit} events a minute for this routing key",
                                   headers={"Retry-After": retry})
 

@@ -1,0 +1,323 @@
+"""Who gets what on which channel: delivery rows with idempotency keys, and the send of one delivery.
+
+`enter_position` runs inside the incident's locked transaction when it reaches an escalation step: it works out
+the people (users, schedules -> whoever is on call now, teams -> members), writes one delivery row per planned
+message under a unique idempotency key, moves the incident's timer, and returns the jobs to enqueue after
+commit. `send` runs one delivery: checks it is still wanted, paces and bundles per destination, calls the
+channel adapter outside any transaction, and records the outcome on the delivery and the timeline.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from prometheus_client import Counter
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from opsknight.engine import clock, escalation, notify_plan, pacing
+from opsknight.engine.channels.base import Channel, Destination, Page, PermanentError, RetryableError
+from opsknight.engine.escalation import Position
+from opsknight.models import (
+    ContactMethod, Delivery, DeliveryStatus, Incident, IncidentStatus, NotificationRule, Service, TeamMembership,
+    TimelineEvent, TimelineKind, User, UserStatus,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+SEND_LEASE = timedelta(minutes=2)  # a "sending" row older than this was lost with its worker: retry it
+NOBODY_PAGED = Counter("opsknight_escalation_nobody_total", "Escalations that found nobody to page")
+DELIVERIES = Counter("opsknight_deliveries_total", "Delivery outcomes by channel", ["channel", "outcome"])
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A job to enqueue after the transaction that decided it commits."""
+
+    func: str  # "send_delivery" | "escalate"
+    args: tuple
+    job_id: str
+    at: datetime
+
+
+def send_job(delivery: Delivery) -> JobSpec:
+    return JobSpec("send_delivery", (delivery.id,), f"deliver-{delivery.id}-a{delivery.attempts}",
+                   delivery.next_attempt_at)
+
+
+def escalate_job(incident: Incident) -> JobSpec:
+    stamp = int(incident.next_escalation_at.timestamp())
+    return JobSpec("escalate", (incident.id,), f"escalate-{incident.id}-g{incident.escalation_generation}-{stamp}",
+                   incident.next_escalation_at)
+
+
+def timeline(db: Session, incident_id: int, kind: str, now: datetime, message: str, data: dict | None = None,
+             actor_user_id: int | None = None, source: str = "opsknight") -> None:
+    db.add(TimelineEvent(incident_id=incident_id, kind=kind, at=now, source=source, message=message[:2000],
+                         data=data, actor_user_id=actor_user_id))
+
+
+# --- who -------------------------------------------------------------------------------------------------
+
+
+def resolve_targets(db: Session, targets: list[dict], now: datetime, problems: list[str] | None = None) -> list[User]:
+    """Active users a step's targets mean right now, in target order, each once.
+
+    A broken target (a deleted or malformed schedule) is reported in `problems` and skipped, so the other
+    targets of the step are still paged.
+    """
+    problems = [] if problems is None else problems
+    ids: list[int] = []
+    for target in targets:
+        kind, target_id = target.get("type"), int(target.get("id", 0))
+        if kind == "user":
+            ids.append(target_id)
+        elif kind == "schedule":
+            from opsknight.engine import schedule_store  # the schedule math's I/O edge
+
+            try:
+                ids.extend(schedule_store.oncall_user_ids(db, target_id, now))
+            except LookupError:  # deleted after the policy was frozen
+                problems.append(f"schedule {target_id} no longer exists")
+            except ValueError as exc:  # a malformed schedule must not stop the rest of the step
+                problems.append(f"schedule {target_id} cannot be evaluated: {exc}")
+        elif kind == "team":
+            ids.extend(db.exec(select(TeamMembership.user_id).where(TeamMembership.team_id == target_id)
+                               .order_by(TeamMembership.id)).all())
+    unique = list(dict.fromkeys(ids))
+    if not unique:
+        return []
+    users = {u.id: u for u in db.exec(select(User).where(User.id.in_(unique), User.status == UserStatus.ACTIVE))}
+    return [users[i] for i in unique if i in users]
+
+
+def _plan_for(db: Session, user: User, urgency: str, now: datetime) -> list[notify_plan.PlannedSend]:
+    contacts = db.exec(select(ContactMethod).where(ContactMethod.user_id == user.id)).all()
+    rules = db.exec(select(NotificationRule).where(NotificationRule.user_id == user.id)).all()
+    return notify_plan.plan(
+        [notify_plan.ContactInfo(c.id, c.kind, c.enabled) for c in contacts],
+        [notify_plan.RuleInfo(r.id, r.contact_method_id, r.urgency, r.delay_minutes) for r in rules],
+        urgency, now, user.time_zone, user.quiet_hours,
+    )
+
+
+def page_users(db: Session, incident: Incident, users: list[User], now: datetime, tag: str) -> list[JobSpec]:
+    """Write the deliveries for `users` at this point of the escalation; returns their send jobs.
+
+    `tag` names the occasion inside the idempotency key (step and repeat, or a reassignment), so the same
+    occasion never writes a delivery twice, however often the job runs.
+    """
+    jobs, summary = [], []
+    contacts = {c.id: c for c in db.exec(select(ContactMethod).where(
+        ContactMethod.user_id.in_([u.id for u in users] or [-1])))}
+    for user in users:
+        sends = _plan_for(db, user, incident.urgency, now)
+        if not sends:
+            timeline(db, incident.id, TimelineKind.NOBODY_ON_CALL, now,
+                     f"{user.name} has no usable contact method and cannot be paged", {"user_id": user.id})
+            NOBODY_PAGED.inc()
+            continue
+        summary.append(f"{user.name} ({', '.join(s.channel for s in sends)})")
+        for send in sends:
+            contact = contacts[send.contact_method_id]
+            key = f"{incident.id}:g{incident.escalation_generation}:{tag}:u{user.id}:{send.channel}:{send.key}"
+            delivery = Delivery(incident_id=incident.id, user_id=user.id, contact_method_id=contact.id,
+                                channel=send.channel, target=contact.address, status=DeliveryStatus.PENDING,
+                                idempotency_key=key[:255], escalation_generation=incident.escalation_generation,
+                                escalation_step=incident.escalation_step, created_at=now,
+                                next_attempt_at=send.send_at)
+            try:
+                with db.begin_nested():
+                    db.add(delivery)
+                    db.flush()
+            except IntegrityError:
+                continue  # written by an earlier run of this job
+            jobs.append(send_job(delivery))
+    if summary:
+        timeline(db, incident.id, TimelineKind.NOTIFIED, now, "Paging " + "; ".join(summary),
+                 {"tag": tag, "user_ids": [u.id for u in users]})
+    return jobs
+
+
+def enter_position(db: Session, incident: Incident, start: Position, now: datetime) -> list[JobSpec]:
+    """Move the (locked) incident to `start`, skipping steps that resolve to nobody; page; set the timer."""
+    snapshot = incident.escalation_policy_snapshot or {}
+    for position in escalation.positions_from(snapshot, start, incident.urgency):
+        problems: list[str] = []
+        users = resolve_targets(db, escalation.step_targets(snapshot, position), now, problems)
+        for problem in problems:
+            log.warning("incident %s: %s", incident.id, problem)
+            timeline(db, incident.id, TimelineKind.NOBODY_ON_CALL, now, f"Escalation target skipped: {problem}")
+        label = f"step {position.step + 1}" + (f" (repeat {position.repeat})" if position.repeat else "")
+        if not users:
+            NOBODY_PAGED.inc()
+            timeline(db, incident.id, TimelineKind.NOBODY_ON_CALL, now,
+                     f"Escalation {label} resolves to nobody; skipping it", {"step": position.step})
+            continue
+        incident.escalation_step, incident.escalation_repeat = position.step, position.repeat
+        incident.next_escalation_at = escalation.escalation_due(snapshot, position, incident.urgency, now)
+        incident.updated_at = now
+        db.add(incident)
+        if position != start or start != escalation.FIRST:
+            timeline(db, incident.id, TimelineKind.ESCALATED, now, f"Escalated to {label}",
+                     {"step": position.step, "repeat": position.repeat})
+        jobs = page_users(db, incident, users, now, f"s{position.step}r{position.repeat}")
+        if incident.next_escalation_at is not None:
+            jobs.append(escalate_job(incident))
+        return jobs
+    incident.next_escalation_at = None
+    db.add(incident)
+    timeline(db, incident.id, TimelineKind.NOBODY_ON_CALL, now,
+             "Nobody could be paged: no remaining escalation step resolves to anyone", {"policy": snapshot.get("name")})
+    return []
+
+
+# --- send ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Claim:
+    """A delivery claimed for sending, with what the adapter needs."""
+
+    delivery_id: int
+    channel: str
+    destination: Destination
+    page: Page
+    bundled_ids: list[int]
+
+
+def _last_sent(db: Session, channel: str, target: str, since: datetime) -> datetime | None:
+    return db.exec(select(func.max(Delivery.sent_at)).where(
+        Delivery.channel == channel, Delivery.target == target, Delivery.sent_at >= since)).one()
+
+
+def claim(db: Session, delivery_id: int, now: datetime, base_url: str, ack_url_for) -> Claim | JobSpec | str:
+    """Decide one delivery inside a transaction: a Claim to send now, a JobSpec to try later, or a reason."""
+    delivery = db.exec(select(Delivery).where(Delivery.id == delivery_id).with_for_update(skip_locked=True)).first()
+    if delivery is None:
+        return "locked-or-missing"
+    if delivery.status not in (DeliveryStatus.PENDING, DeliveryStatus.SENDING):
+        return f"already-{delivery.status}"
+    if delivery.status == DeliveryStatus.SENDING and delivery.next_attempt_at > now:
+        return "in-flight"
+    incident = db.get(Incident, delivery.incident_id)
+    if incident.status != IncidentStatus.TRIGGERED or incident.escalation_generation != delivery.escalation_generation:
+        delivery.status, delivery.error = DeliveryStatus.SUPPRESSED, f"incident {incident.status} before this page"
+        db.add(delivery)
+        DELIVERIES.labels(delivery.channel, "suppressed").inc()
+        return "suppressed"
+    if delivery.next_attempt_at and delivery.next_attempt_at > now + timedelta(seconds=1):
+        return "not-due"
+    held = pacing.held_until(delivery.channel, _last_sent(db, delivery.channel, delivery.target,
+                                                          now - pacing.window(delivery.channel)), now)
+    if held is not None:
+        delivery.next_attempt_at = held
+        db.add(delivery)
+        return send_job(delivery)
+    contact = db.get(ContactMethod, delivery.contact_method_id) if delivery.contact_method_id else None
+    bundled = _bundle(db, delivery, now)
+    delivery.status, delivery.attempts = DeliveryStatus.SENDING, delivery.attempts + 1
+    delivery.next_attempt_at = now + SEND_LEASE
+    db.add(delivery)
+    service = db.get(Service, incident.service_id)
+    services = {service.name} | {db.get(Service, db.get(Incident, d.incident_id).service_id).name for d in bundled}
+    page = Page(incident_id=incident.id, incident_number=incident.number, title=incident.title,
+                urgency=incident.urgency, status=incident.status, service_name=service.name,
+                incident_url=f"{base_url}/incidents/{incident.id}", ack_url=ack_url_for(delivery),
+                bundled_count=len(bundled), dedup_key=incident.dedup_key,
+                extra={"bundle_text": pacing.bundle_text(len(bundled), services)})
+    destination = Destination(kind=delivery.channel, address=delivery.target,
+                              push_keys=(contact.push_subscription or {}).get("keys", contact.push_subscription)
+                              if contact and delivery.channel == "push" else None)
+    return Claim(delivery.id, delivery.channel, destination, page, [d.id for d in bundled])
+
+
+def _bundle(db: Session, delivery: Delivery, now: datetime) -> list[Delivery]:
+    """Other due pages for the same destination and channel: this message carries them."""
+    others = db.exec(select(Delivery).where(
+        Delivery.channel == delivery.channel, Delivery.target == delivery.target, Delivery.id != delivery.id,
+        Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now + pacing.window(delivery.channel),
+    ).with_for_update(skip_locked=True)).all()
+    bundled = []
+    for other in others:
+        incident = db.get(Incident, other.incident_id)
+        if incident.status != IncidentStatus.TRIGGERED:
+            continue
+        other.status, other.error = DeliveryStatus.SUPPRESSED, f"bundled into delivery {delivery.id}"
+        db.add(other)
+        timeline(db, other.incident_id, TimelineKind.NOTIFIED, now,
+                 f"Bundled into a {delivery.channel} page about incident #{db.get(Incident, delivery.incident_id).number}",
+                 {"delivery_id": other.id, "bundled_into": delivery.id})
+        bundled.append(other)
+    return bundled
+
+
+def deliver(claimed: Claim, channels: dict[str, Channel]) -> tuple[str, str | None, Exception | None]:
+    """Call the adapter (no transaction open). Returns (outcome, provider_id, error)."""
+    channel = channels.get(claimed.channel)
+    if channel is None:
+        return "failed", None, PermanentError(f"the {claimed.channel} channel is not configured")
+    try:
+        return "sent", channel.send(claimed.destination, claimed.page), None
+    except RetryableError as exc:
+        return "retry", None, exc
+    except PermanentError as exc:
+        return "failed", None, exc
+    except Exception as exc:  # an adapter bug must not lose the page: treat as retryable
+        log.exception("channel %s raised unexpectedly", claimed.channel)
+        return "retry", None, RetryableError(f"{type(exc).__name__}: {exc}")
+
+
+def backoff(attempts: int, retry_after: float | None) -> timedelta:
+    """Exponential backoff (5 s, 10 s, 20 s, ... capped at 5 min), never sooner than the provider asked."""
+    delay = min(300.0, 5.0 * 2 ** max(0, attempts - 1))
+    return timedelta(seconds=max(delay, retry_after or 0))
+
+
+def record(db: Session, claimed: Claim, outcome: str, provider_id: str | None, error: Exception | None,
+           now: datetime) -> JobSpec | None:
+    """Store the outcome of a send; returns a retry job when one is due."""
+    delivery = db.exec(select(Delivery).where(Delivery.id == claimed.delivery_id).with_for_update()).one()
+    who = db.get(User, delivery.user_id).name if delivery.user_id else "someone"
+    DELIVERIES.labels(delivery.channel, outcome).inc()
+    retry = None
+    if outcome == "sent":
+        delivery.status, delivery.provider_id, delivery.sent_at, delivery.error = (
+            DeliveryStatus.SENT, (provider_id or "")[:255], now, None)
+        delivery.next_attempt_at = None
+        extra = f" (+{len(claimed.bundled_ids)} bundled)" if claimed.bundled_ids else ""
+        timeline(db, delivery.incident_id, TimelineKind.NOTIFIED, now,
+                 f"Sent {delivery.channel} to {who}{extra}", {"delivery_id": delivery.id, "provider_id": provider_id})
+    elif outcome == "retry" and delivery.attempts < MAX_ATTEMPTS:
+        wait = backoff(delivery.attempts, getattr(error, "retry_after", None))
+        delivery.status, delivery.error, delivery.next_attempt_at = DeliveryStatus.PENDING, str(error)[:1000], now + wait
+        timeline(db, delivery.incident_id, TimelineKind.DELIVERY_FAILED, now,
+                 f"{delivery.channel} to {who} failed (attempt {delivery.attempts}, retrying in "
+                 f"{int(wait.total_seconds())} s): {error}", {"delivery_id": delivery.id})
+        retry = send_job(delivery)
+        _release_bundle(db, claimed)
+    else:
+        delivery.status, delivery.error, delivery.next_attempt_at = DeliveryStatus.FAILED, str(error)[:1000], None
+        timeline(db, delivery.incident_id, TimelineKind.DELIVERY_FAILED, now,
+                 f"{delivery.channel} to {who} failed for good after {delivery.attempts} attempt(s): {error}",
+                 {"delivery_id": delivery.id})
+        if isinstance(error, PermanentError) and error.gone and delivery.contact_method_id:
+            gone = db.get(ContactMethod, delivery.contact_method_id)
+            if gone is not None:
+                db.delete(gone)
+        _release_bundle(db, claimed)
+    db.add(delivery)
+    return retry
+
+
+def _release_bundle(db: Session, claimed: Claim) -> None:
+    """The carrier page did not go out: its bundled pages go back to waiting for their own send."""
+    for other_id in claimed.bundled_ids:
+        other = db.get(Delivery, other_id)
+        if other is not None and other.status == DeliveryStatus.SUPPRESSED:
+            other.status, other.error = DeliveryStatus.PENDING, None
+            db.add(other)
