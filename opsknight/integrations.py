@@ -53,7 +53,7 @@ def rotate_token(db: Session, integration: Integration) -> str:
 
 def find_by_token(db: Session, token: str) -> Integration | None:
     """The integration this token belongs to (enabled or not), by digest, compared in constant time."""
-    if not token or len(token) > 256:
+    if not token or len(token) > 256 or not token.isascii():  # our tokens are ASCII; anything else is unknown
         return None
     row = db.exec(select(Integration).where(Integration.token_digest == security.token_digest(token))).first()
     if row is None or not security.digests_match(row.token_digest, token):

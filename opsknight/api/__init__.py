@@ -8,7 +8,7 @@ from opsknight import __version__
 
 
 def create_api() -> FastAPI:
-    from opsknight.api import health, webhooks
+    from opsknight.api import callbacks, health, schedules, webhooks
 
     api = FastAPI(
         title="OpsKnight API",
@@ -20,4 +20,6 @@ def create_api() -> FastAPI:
     api.include_router(health.router)
     for router in webhooks.routers:
         api.include_router(router)
+    api.include_router(callbacks.router)
+    api.include_router(schedules.router)
     return api

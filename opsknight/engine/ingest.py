@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from opsknight.engine.normalize import Action, NormalizedAlert, severity_to_urgency
+from opsknight.engine.normalize.common import storable_json
 from opsknight.engine.numbers import next_incident_numbers
 from opsknight.models import (
     Alert, Incident, IncidentStatus, Integration, OutboxJob, Service, TimelineEvent, TimelineKind, Urgency,
@@ -56,14 +57,15 @@ class IngestBatch:
 
 
 def capped_raw(raw_body: bytes) -> Any:
-    """The raw payload to keep beside an alert: the parsed JSON when small, else a marked head."""
+    """The raw payload to keep beside an alert: the parsed JSON when small, else a marked head. Either way
+    cleaned of what jsonb cannot store (NUL, lone surrogates, NaN), so no sender's bytes can fail the write."""
     if len(raw_body) <= RAW_CAP_BYTES:
         try:
-            return json.loads(raw_body)
-        except ValueError:
+            return storable_json(json.loads(raw_body))
+        except (ValueError, RecursionError):
             pass
     return {"_truncated": True, "size": len(raw_body),
-            "head": raw_body[:4096].decode("utf-8", errors="replace")}
+            "head": storable_json(raw_body[:4096].decode("utf-8", errors="replace"))}
 
 
 def in_maintenance(service: Service, now: datetime) -> bool:

@@ -21,7 +21,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter, Histogram
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from opsknight import broker, integrations
@@ -192,6 +192,9 @@ def accept(
             # A race the savepoints did not absorb (SQLite's incident number): the whole ingest retries.
             if attempt == 2:
                 raise unavailable("Could not store the alert; retry") from None
+        except DataError as exc:  # the database refused a value we let through: the sender's data, not an outage
+            log.error("database refused webhook data: %s", exc.orig)
+            raise WebhookError(400, "invalid_payload", "The payload holds a value that cannot be stored") from None
         except DATABASE_ERRORS as exc:
             raise database_unavailable(exc) from None
     after_commit(accepted)

@@ -179,6 +179,20 @@ def _storable(text: str) -> str:
     return text
 
 
+def storable_json(value: Any) -> Any:
+    """A copy of parsed JSON that PostgreSQL's jsonb accepts: no NUL or lone surrogates in strings or keys, and
+    NaN/Infinity (which Python's json accepts but jsonb does not) as strings. Nothing is truncated."""
+    if isinstance(value, str):
+        return _storable(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, list):
+        return [storable_json(item) for item in value]
+    if isinstance(value, dict):
+        return {_storable(str(key)): storable_json(item) for key, item in value.items()}
+    return value
+
+
 def bounded_details(obj: Any, max_depth: int = 5, max_keys: int = 100, max_str: int = 4096) -> Any:
     """A JSON-safe, bounded copy of ``obj`` (pass a dict to get a dict).
 
@@ -372,9 +386,10 @@ def make_alert(
     return NormalizedAlert(
         action=action,
         dedup_key=bounded_dedup_key(dedup_key),
-        summary=clean_text(summary, MAX_SUMMARY) or fallback_summary,
+        # Fallbacks are built from sender fields too, so they are cleaned like everything else.
+        summary=clean_text(summary, MAX_SUMMARY) or clean_text(fallback_summary, MAX_SUMMARY) or "Alert",
         severity=severity if severity in SEVERITIES else map_severity(severity),
-        source=clean_text(source, MAX_SOURCE) or fallback_source,
+        source=clean_text(source, MAX_SOURCE) or clean_text(fallback_source, MAX_SOURCE) or "unknown",
         details=bounded_details(dict(details or {})),
         links=make_links(links),
         occurred_at=occurred_at,

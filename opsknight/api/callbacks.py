@@ -1,0 +1,164 @@
+"""Inbound acknowledgements from providers and links: Slack buttons, SMS/WhatsApp replies, email and push links.
+
+Each route verifies the sender (Slack's signature, Twilio's signature, or our signed single-use link), works out
+which OpsKnight user is acting (by the contact method the reply came from), and ends in the same
+`engine.actions` call the web UI uses. Thin: verify, identify, act, answer.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import os
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlmodel import select
+
+from opsknight.config import settings
+from opsknight.db import session_scope
+from opsknight.engine import acks, actions, clock, inbound
+from opsknight.models import ContactMethod, Incident, User, UserStatus
+
+router = APIRouter(tags=["callbacks"], include_in_schema=False)
+log = logging.getLogger(__name__)
+
+ACTIONS = {inbound.ACK: actions.acknowledge, inbound.RESOLVE: actions.resolve}
+PAST = {inbound.ACK: "acknowledged", inbound.RESOLVE: "resolved"}
+
+
+def _user_by_contact(kinds: tuple[str, ...], address: str) -> User | None:
+    """The active user who owns this Slack id or phone number (the reply's sender)."""
+    with session_scope() as db:
+        user = db.exec(select(User).join(ContactMethod, ContactMethod.user_id == User.id).where(
+            ContactMethod.kind.in_(kinds), ContactMethod.address == address, User.status == UserStatus.ACTIVE)).first()
+        return user
+
+
+def _act(action: str, incident_id: int, user: User, via: str) -> None:
+    actions.perform(ACTIONS[action], incident_id, user_id=user.id, via=via)
+
+
+# --- Slack -------------------------------------------------------------------------------------------------
+
+
+def _slack_click(raw: bytes, headers: dict[str, str]) -> tuple[int, str]:
+    secret = os.environ.get("OPSKNIGHT_SLACK_SIGNING_SECRET", "")
+    if not secret or not inbound.verify_slack(secret, headers, raw, clock.now().timestamp()):
+        return 401, "invalid signature"
+    try:
+        payload = json.loads(dict(parse_qsl(raw.decode())).get("payload", ""))
+    except ValueError:
+        return 400, "malformed payload"
+    parsed = inbound.parse_slack_action(payload)
+    if parsed is None:
+        return 200, ""
+    action, incident_id, slack_user = parsed
+    user = _user_by_contact(("slack",), slack_user)
+    if user is None:
+        return 200, "Your Slack account is not linked to an OpsKnight user: add it as a contact method."
+    try:
+        _act(action, incident_id, user, "slack")
+    except actions.ActionError as exc:
+        return 200, str(exc)
+    return 200, f"Incident {PAST[action]} by {user.name}."
+
+
+@router.post("/api/slack/interactions")
+async def slack_interactions(request: Request) -> Response:
+    raw = await request.body()
+    status, text = await run_in_threadpool(_slack_click, raw, dict(request.headers))
+    if status != 200:
+        return JSONResponse({"error": {"code": "rejected", "message": text, "fields": []}}, status_code=status)
+    return JSONResponse({"response_type": "ephemeral", "replace_original": False, "text": text} if text else {})
+
+
+# --- Twilio (SMS and WhatsApp replies) ---------------------------------------------------------------------
+
+
+def _twiml(message: str) -> Response:
+    body = f'<?xml version="1.0" encoding="UTF-8"?><Response><Message>{html.escape(message, quote=False)}</Message></Response>'
+    return Response(body, media_type="application/xml")
+
+
+def _sms_reply(params: dict[str, str]) -> str:
+    sender = params.get("From", "")
+    is_whatsapp = sender.startswith("whatsapp:")
+    user = _user_by_contact(("whatsapp",) if is_whatsapp else ("sms",), sender.removeprefix("whatsapp:"))
+    if user is None:
+        return "This number is not linked to an OpsKnight user."
+    parsed = inbound.parse_sms_command(params.get("Body", ""))
+    if parsed is None:
+        return "Reply 'ack <number>' or 'resolve <number>', e.g. 'ack 42'."
+    action, number = parsed
+    with session_scope() as db:
+        incident_id = actions.incident_id_by_number(db, number)
+    if incident_id is None:
+        return f"There is no incident #{number}."
+    try:
+        _act(action, incident_id, user, "whatsapp" if is_whatsapp else "sms")
+    except actions.ActionError as exc:
+        return str(exc)
+    return f"Incident #{number} {PAST[action]}."
+
+
+@router.post("/api/twilio/inbound")
+async def twilio_inbound(request: Request) -> Response:
+    token = os.environ.get("OPSKNIGHT_TWILIO_AUTH_TOKEN", "")
+    params = dict(parse_qsl((await request.body()).decode(errors="replace"), keep_blank_values=True))
+    # Behind a proxy Twilio signed the public URL, not the one we were reached at.
+    public_url = settings().base_url + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if not token or not inbound.verify_twilio(token, public_url, params, request.headers.get("x-twilio-signature")):
+        return JSONResponse({"error": {"code": "rejected", "message": "invalid signature", "fields": []}},
+                            status_code=403)
+    return _twiml(await run_in_threadpool(_sms_reply, params))
+
+
+# --- email and push acknowledge links -----------------------------------------------------------------------
+
+
+def _redeem(token: str) -> tuple[int, str]:
+    """Use a link: (incident number, message) or raises AckLinkError."""
+    with session_scope() as db:
+        delivery = acks.redeem(db, token, clock.now())
+        incident = db.get(Incident, delivery.incident_id)
+        number, user_id, channel = incident.number, delivery.user_id, delivery.channel
+        specs = actions.acknowledge(db, incident.id, user_id=user_id, via=channel, now=clock.now())
+    from opsknight.engine.jobs import enqueue_specs
+
+    enqueue_specs(specs)
+    return number, f"Incident #{number} acknowledged."
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(
+        f"<!doctype html><meta name=viewport content='width=device-width'><title>{html.escape(title)}</title>"
+        f"<body style='font-family:system-ui;max-width:28rem;margin:3rem auto;padding:0 1rem'>{body}</body>",
+        status_code=status)
+
+
+@router.get("/api/ack/{token}")
+async def ack_link_confirm(token: str) -> HTMLResponse:
+    # A GET must not act: mail scanners follow links. The page asks for one tap, which POSTs.
+    safe = html.escape(token, quote=True)
+    return _page("Acknowledge incident", "<h2>Acknowledge this incident?</h2>"
+                 f"<form method=post action='/api/ack/{safe}'><button style='font-size:1.3rem;padding:.8rem 2rem'>"
+                 "Acknowledge</button></form>")
+
+
+@router.post("/api/ack/{token}")
+async def ack_link(token: str, request: Request) -> Response:
+    try:
+        _, message = await run_in_threadpool(_redeem, token)
+    except acks.AckLinkError as exc:
+        if "json" in request.headers.get("accept", ""):
+            return JSONResponse({"error": {"code": "invalid_link", "message": str(exc), "fields": []}},
+                                status_code=410)
+        return _page("Link not usable", f"<h2>{html.escape(str(exc))}</h2>", status=410)
+    if "json" in request.headers.get("accept", ""):  # the push notification's action, from the service worker
+        return JSONResponse({"status": "acknowledged", "message": message})
+    return _page("Acknowledged", f"<h2>{html.escape(message)}</h2><p>Paging has stopped.</p>")
+

@@ -1,0 +1,41 @@
+"""Authentication for the REST API: `Authorization: Bearer <API key>`, checked on every request.
+
+Keys carry their owner's role, optionally narrowed by scopes ("read" keys cannot change anything). A revoked
+key or a disabled owner stops working at once: nothing is cached.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+
+from opsknight import accounts
+from opsknight.db import session_scope
+
+
+def _principal_for(key: str) -> accounts.Principal | None:
+    with session_scope() as db:
+        return accounts.principal_for_api_key(db, key)
+
+
+async def current_principal(request: Request) -> accounts.Principal:
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise HTTPException(401, "Send an API key as 'Authorization: Bearer <key>'",
+                            headers={"WWW-Authenticate": "Bearer"})
+    principal = await run_in_threadpool(_principal_for, key.strip())
+    if principal is None:
+        raise HTTPException(401, "Unknown, revoked or disabled API key", headers={"WWW-Authenticate": "Bearer"})
+    return principal
+
+
+def reader(principal: Annotated[accounts.Principal, Depends(current_principal)]) -> accounts.Principal:
+    """Any signed-in role may read (viewers included)."""
+    if "read" not in principal.scopes:
+        raise HTTPException(403, "This API key may not read")
+    return principal
+
+
+Reader = Annotated[accounts.Principal, Depends(reader)]

@@ -1,0 +1,257 @@
+"""Paging scenarios on PostgreSQL + Redis + a real RQ worker, with the real SDKs talking to local fakes that
+fail the test on any message it did not expect. Time moves with the injectable clock, not sleep."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from rq import SimpleWorker
+
+from opsknight import accounts, broker
+from opsknight.config import reset_settings
+from opsknight.engine import clock, jobs, reconciler
+from opsknight.models import ContactMethod, Delivery, Incident, NotificationRule, OutboxJob, TimelineEvent
+from tests.factories import make_integration, make_policy, make_service
+from tests.fakes.smtp import SmtpFake
+from tests.fakes.twilio import TwilioFake
+from tests.integration.conftest import rows
+
+
+@pytest.fixture
+def twilio(pg, monkeypatch):
+    with TwilioFake() as fake:
+        monkeypatch.setenv("OPSKNIGHT_TWILIO_ACCOUNT_SID", fake.account_sid)
+        monkeypatch.setenv("OPSKNIGHT_TWILIO_AUTH_TOKEN", fake.auth_token)
+        monkeypatch.setenv("OPSKNIGHT_TWILIO_FROM_NUMBER", "+15005550006")
+        monkeypatch.setenv("OPSKNIGHT_TWILIO_API_URL", fake.url)
+        monkeypatch.setenv("OPSKNIGHT_BASE_URL", "http://testserver")
+        reset_settings()
+        jobs.channel_registry.cache_clear()
+        yield fake
+        jobs.channel_registry.cache_clear()
+        fake.assert_no_unexpected()
+
+
+def drain() -> None:
+    """Run every queued job (and what they queue) on a real RQ worker, then stop."""
+    SimpleWorker(broker.queues(), connection=broker.redis_conn()).work(burst=True)
+
+
+def tick(delta: timedelta) -> None:
+    """Move time on and let the reconciler fire whatever became due, as the scheduler would."""
+    clock.advance(delta)
+    reconciler.reconcile()
+    drain()
+
+
+def person(session, name: str, phone: str, *, rules=((0, "high"),)) -> int:
+    user = accounts.create_user(session, email=f"{name.lower()}@example.com", name=name, password="pw-long-enough")
+    contact = ContactMethod(user_id=user.id, kind="sms", address=phone, verified=True)
+    session.add(contact)
+    session.flush()
+    for delay, urgency in rules:
+        session.add(NotificationRule(user_id=user.id, contact_method_id=contact.id, urgency=urgency,
+                                     delay_minutes=delay))
+    session.commit()
+    return user.id
+
+
+@pytest.fixture
+def two_step(session, twilio):
+    """Ann (step 1, 5 minutes), then Bob (step 2); a generic integration on the service."""
+    clock.set_now(clock.now())
+    ann = person(session, "Ann", "+15551230001")
+    bob = person(session, "Bob", "+15551230002")
+    policy = make_policy(session, steps=[[("user", ann)], [("user", bob)]])
+    token, _ = make_integration(session, make_service(session, policy=policy), "generic")
+    return token, ann, bob
+
+
+def trigger(client, token, summary="Checkout is down", **extra):
+    response = client.post("/api/webhooks/generic", json={"summary": summary, "severity": "critical", **extra},
+                           headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 202
+    drain()
+    return response.json()["incidents"][0]["incident_number"]
+
+
+def sms_reply(client, twilio, sender: str, body: str):
+    url, params = "http://testserver/api/twilio/inbound", {"From": sender, "To": "+15005550006", "Body": body}
+    return client.post("/api/twilio/inbound", data=params, headers={"X-Twilio-Signature": twilio.signature(url, params)})
+
+
+def test_sms_to_ann_then_bob_then_ack_by_sms_reply_then_nothing_more(client, twilio, two_step):
+    token, ann, bob = two_step
+    number = trigger(client, token)
+    [first] = twilio.expect(1)
+    assert first.form["To"] == "+15551230001" and f"#{number}" in first.form["Body"]
+    assert twilio.take() == []
+
+    tick(timedelta(minutes=4))
+    assert twilio.take() == []  # still inside step 1's five minutes
+    tick(timedelta(minutes=1, seconds=5))
+    [second] = twilio.expect(1)
+    assert second.form["To"] == "+15551230002"
+
+    reply = sms_reply(client, twilio, "+15551230002", f"ack {number}")
+    assert reply.status_code == 200 and f"Incident #{number} acknowledged" in reply.text
+    (incident,) = rows(Incident)
+    assert incident.status == "acknowledged" and incident.acknowledged_by_id == bob
+    assert incident.acknowledged_via == "sms"
+
+    tick(timedelta(minutes=30))
+    assert twilio.take() == []  # nothing more, ever
+    kinds = [e.kind for e in rows(TimelineEvent, order_by=TimelineEvent.id)]
+    assert kinds.count("notified") >= 4 and "escalated" in kinds and kinds[-1] == "acknowledged"
+
+
+def test_a_job_that_runs_twice_pages_once(client, twilio, two_step):
+    token, _, _ = two_step
+    trigger(client, token)
+    twilio.expect(1)
+    (delivery,) = rows(Delivery)
+    assert jobs.send_delivery(delivery.id) == "already-sent"
+    (outbox_id,) = [o.id for o in rows(OutboxJob)]
+    assert jobs.process_outbox(outbox_id) == "already-done"
+    drain()
+    assert twilio.take() == [] and len(rows(Delivery)) == 1
+
+
+def test_unsigned_or_unknown_replies_change_nothing(client, twilio, two_step):
+    token, _, _ = two_step
+    number = trigger(client, token)
+    twilio.expect(1)
+    forged = client.post("/api/twilio/inbound", data={"From": "+15551230001", "Body": f"ack {number}"},
+                         headers={"X-Twilio-Signature": "forged"})
+    assert forged.status_code == 403
+    stranger = sms_reply(client, twilio, "+15559999999", f"ack {number}")
+    assert "not linked" in stranger.text
+    nonsense = sms_reply(client, twilio, "+15551230001", "hello?")
+    assert "Reply 'ack &lt;number&gt;'" in nonsense.text  # TwiML: XML-escaped
+    assert rows(Incident)[0].status == "triggered"
+
+
+def test_resolve_by_sms_and_ack_after_resolve_is_harmless(client, twilio, two_step):
+    token, _, _ = two_step
+    number = trigger(client, token)
+    twilio.expect(1)
+    assert "resolved" in sms_reply(client, twilio, "+15551230001", f"resolve {number}").text
+    assert rows(Incident)[0].status == "resolved"
+    sms_reply(client, twilio, "+15551230001", f"ack {number}")
+    assert rows(Incident)[0].status == "resolved"
+    tick(timedelta(minutes=10))
+    assert twilio.take() == []
+
+
+def test_provider_429_is_retried_after_retry_after(client, twilio, two_step):
+    token, _, _ = two_step
+    twilio.fail_next(429, 20429, "Too Many Requests", retry_after=30)
+    trigger(client, token)
+    twilio.expect(1)  # the refused attempt
+    (delivery,) = rows(Delivery)
+    assert delivery.status == "pending" and delivery.attempts == 1
+    tick(timedelta(seconds=20))
+    assert twilio.take() == []  # Retry-After is honoured
+    tick(timedelta(seconds=15))
+    [retried] = twilio.expect(1)
+    assert retried.form["To"] == "+15551230001"
+    assert rows(Delivery)[0].status == "sent"
+    failures = rows(TimelineEvent, TimelineEvent.kind == "delivery_failed")
+    assert len(failures) == 1 and "retrying" in failures[0].message
+
+
+def test_permanent_error_is_recorded_and_not_retried(client, twilio, two_step):
+    token, _, _ = two_step
+    twilio.fail_next(400, 21610, "Attempt to send to unsubscribed recipient")
+    trigger(client, token)
+    twilio.expect(1)
+    tick(timedelta(minutes=1))
+    assert twilio.take() == []
+    assert rows(Delivery)[0].status == "failed"
+
+
+def test_delayed_rule_is_skipped_once_acknowledged(client, twilio, session):
+    clock.set_now(clock.now())
+    ann = person(session, "Ann", "+15551230001", rules=((0, "high"), (2, "high")))
+    token, _ = make_integration(session, make_service(session, policy=make_policy(session, steps=[[("user", ann)]])),
+                                "generic")
+    number = trigger(client, token)
+    twilio.expect(1)
+    sms_reply(client, twilio, "+15551230001", f"ack {number}")
+    tick(timedelta(minutes=3))
+    assert twilio.take() == []  # the 2-minute SMS was not sent: acknowledged first
+    statuses = sorted(d.status for d in rows(Delivery))
+    assert statuses == ["sent", "suppressed"]
+
+
+def test_alert_storm_is_bundled_per_phone(client, twilio, two_step):
+    token, _, _ = two_step
+
+    def storm(prefix: str, count: int) -> None:
+        response = client.post("/api/webhooks/generic", headers={"Authorization": f"Bearer {token}"},
+                               json=[{"summary": f"{prefix} {i} down", "dedup_key": f"{prefix}-{i}"}
+                                     for i in range(count)])
+        assert response.status_code == 202
+        drain()
+
+    storm("shard", 30)
+    [first] = twilio.expect(1)  # one SMS for thirty incidents
+    assert "(+29 more)" in first.form["Body"]
+    clock.advance(timedelta(seconds=20))
+    storm("replica", 10)  # inside the pacing window: held back
+    assert twilio.take() == []
+    tick(timedelta(seconds=45))  # the window (60 s) and the reconciler's grace have passed
+    [second] = twilio.expect(1)
+    assert "(+9 more)" in second.form["Body"]
+    tick(timedelta(seconds=65))
+    assert twilio.take() == []
+    assert sum(1 for d in rows(Delivery) if d.status == "sent") == 2
+    assert all(d.status in ("sent", "suppressed") for d in rows(Delivery))
+
+
+def test_snooze_pauses_then_pages_again(client, twilio, two_step):
+    from opsknight.engine import actions
+
+    token, ann, _ = two_step
+    trigger(client, token)
+    twilio.expect(1)
+    (incident,) = rows(Incident)
+    actions.perform(actions.snooze, incident.id, user_id=ann, until=clock.now() + timedelta(minutes=30), via="web")
+    tick(timedelta(minutes=20))
+    assert twilio.take() == []
+    tick(timedelta(minutes=11))
+    [again] = twilio.expect(1)
+    assert again.form["To"] == "+15551230001"
+    assert rows(Incident)[0].status == "triggered"
+
+
+def test_email_link_acknowledges_once(client, pg, session, monkeypatch):
+    with SmtpFake() as smtp:
+        monkeypatch.setenv("OPSKNIGHT_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("OPSKNIGHT_SMTP_PORT", str(smtp.port))
+        monkeypatch.setenv("OPSKNIGHT_SMTP_FROM", "pager@example.com")
+        monkeypatch.setenv("OPSKNIGHT_SMTP_STARTTLS", "false")
+        monkeypatch.setenv("OPSKNIGHT_BASE_URL", "http://testserver")
+        reset_settings()
+        jobs.channel_registry.cache_clear()
+        clock.set_now(clock.now())
+        user = accounts.create_user(session, email="eve@example.com", name="Eve", password="pw-long-enough")
+        session.add(ContactMethod(user_id=user.id, kind="email", address="eve@example.com"))
+        session.commit()
+        token, _ = make_integration(session, make_service(session, policy=make_policy(
+            session, steps=[[("user", user.id)]])), "generic")
+        trigger(client, token)
+        [mail] = smtp.expect(1)
+        text = mail.message.get_body(("plain",)).get_content()
+        link = next(word for word in text.split() if "/api/ack/" in word).strip("<>")
+        path = link.removeprefix("http://testserver")
+        assert client.get(path).status_code == 200 and rows(Incident)[0].status == "triggered"  # GET asks only
+        assert client.post(path).status_code == 200
+        assert rows(Incident)[0].status == "acknowledged" and rows(Incident)[0].acknowledged_via == "email"
+        assert client.post(path).status_code == 410  # single use
+        forged = path[:-4] + "0000"
+        assert client.post(forged, headers={"Accept": "application/json"}).status_code == 410
+        jobs.channel_registry.cache_clear()
+        smtp.assert_no_unexpected()
+
