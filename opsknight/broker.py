@@ -78,10 +78,35 @@ class ThreadWorker(SimpleWorker):
         pass
 
 
+def move_scheduled_jobs(stop: threading.Event, poll_seconds: float, reconcile_too: bool) -> None:
+    """Move due `enqueue_at` jobs (escalation timers, delayed pages) onto their queues every `poll_seconds`.
+
+    RQ's own scheduler polls once a second; escalation timers should be late by well under a second, so the
+    scheduler process (and the embedded runner) polls faster. With `reconcile_too` it also runs the reconciler
+    every few seconds (the embedded default has no separate rq-scheduler process).
+    """
+    from opsknight.engine import reconciler, recurring
+
+    scheduler = RQScheduler(queues(), connection=redis_conn())
+    last_reconcile = 0.0
+    while not stop.wait(poll_seconds):
+        try:
+            if not scheduler.acquired_locks or scheduler.should_reacquire_locks:
+                scheduler.acquire_locks()
+            if scheduler.acquired_locks:
+                scheduler.enqueue_scheduled_jobs()
+                scheduler.heartbeat()
+            if reconcile_too and time.monotonic() - last_reconcile >= recurring.RECONCILE_EVERY_SECONDS:
+                last_reconcile = time.monotonic()
+                reconciler.reconcile()
+        except Exception:  # Redis or the database away for a moment: try again next pass
+            log.exception("scheduled-job pass failed")
+
+
 class EmbeddedRunner:
     """Runs an RQ worker and the scheduled-job mover in daemon threads of this process."""
 
-    def __init__(self, poll_seconds: float = 0.5):
+    def __init__(self, poll_seconds: float = 0.2):
         self.poll_seconds = poll_seconds
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -92,7 +117,8 @@ class EmbeddedRunner:
         self.worker = ThreadWorker(queues(), connection=conn)
         self._threads = [
             threading.Thread(target=self._work, name="opsknight-worker", daemon=True),
-            threading.Thread(target=self._move_scheduled, name="opsknight-scheduler", daemon=True),
+            threading.Thread(target=move_scheduled_jobs, args=(self._stop, self.poll_seconds, True),
+                             name="opsknight-scheduler", daemon=True),
         ]
         for thread in self._threads:
             thread.start()
@@ -105,24 +131,6 @@ class EmbeddedRunner:
                 log.exception("embedded worker crashed; restarting")
                 time.sleep(1)
                 self.worker = ThreadWorker(queues(), connection=redis_conn())
-
-    def _move_scheduled(self) -> None:
-        """Move due `enqueue_at` jobs onto their queues, and run the reconciler every few seconds."""
-        from opsknight.engine import reconciler, recurring
-
-        scheduler = RQScheduler(queues(), connection=redis_conn())
-        last_reconcile = 0.0
-        while not self._stop.wait(self.poll_seconds):
-            try:
-                if not scheduler.acquired_locks or scheduler.should_reacquire_locks:
-                    scheduler.acquire_locks()
-                scheduler.enqueue_scheduled_jobs()
-                scheduler.heartbeat()
-                if time.monotonic() - last_reconcile >= recurring.RECONCILE_EVERY_SECONDS:
-                    last_reconcile = time.monotonic()
-                    reconciler.reconcile()
-            except Exception:
-                log.exception("embedded scheduler pass failed")
 
     def stop(self) -> None:
         self._stop.set()

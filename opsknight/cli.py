@@ -125,7 +125,10 @@ def cmd_worker(args: argparse.Namespace) -> None:
     if settings().embedded_redis:
         raise CommandError("opsknight worker needs OPSKNIGHT_REDIS_URL (the embedded default runs its worker "
                            "inside the web process)")
+    from opsknight.engine import reconciler
+
     _setup_logging()
+    reconciler.reconcile()  # a worker start rebuilds lost work at once, before waiting for the scheduler
     names = args.queues.split(",") if args.queues else list(broker.QUEUE_NAMES)
     worker = Worker([broker.queue(n) for n in names], connection=broker.redis_conn())
     worker.work(with_scheduler=True, logging_level=settings().log_level, burst=args.burst)

@@ -162,3 +162,12 @@ async def ack_link(token: str, request: Request) -> Response:
         return JSONResponse({"status": "acknowledged", "message": message})
     return _page("Acknowledged", f"<h2>{html.escape(message)}</h2><p>Paging has stopped.</p>")
 
+
+
+@router.get("/api/push/vapid-public-key", include_in_schema=True)
+def vapid_public_key() -> dict:
+    """The applicationServerKey browsers subscribe with (public by design)."""
+    from opsknight.engine import vapid
+
+    with session_scope() as db:
+        return {"public_key": vapid.public_key_for(vapid.stored_private_key(db))}

@@ -10,6 +10,7 @@ channel adapter outside any transaction, and records the outcome on the delivery
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,7 +30,8 @@ from opsknight.models import (
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
-SEND_LEASE = timedelta(minutes=2)  # a "sending" row older than this was lost with its worker: retry it
+# A "sending" row older than this was lost with its worker: retry it. Fault drills shorten it.
+SEND_LEASE = timedelta(seconds=int(os.environ.get("OPSKNIGHT_SEND_LEASE_SECONDS", "120")))
 NOBODY_PAGED = Counter("opsknight_escalation_nobody_total", "Escalations that found nobody to page")
 DELIVERIES = Counter("opsknight_deliveries_total", "Delivery outcomes by channel", ["channel", "outcome"])
 

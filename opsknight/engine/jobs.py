@@ -71,10 +71,22 @@ def process_outbox(outbox_id: int) -> str:
 
 @functools.lru_cache(maxsize=1)
 def channel_registry() -> dict:
-    """The configured channel adapters (SDK clients are built once per process; tests clear this cache)."""
+    """The configured channel adapters (SDK clients are built once per process; tests clear this cache).
+
+    Web push needs no configuration: without OPSKNIGHT_VAPID_PRIVATE_KEY the key pair is generated on first use
+    and stored, and the VAPID subject defaults to the admin's address.
+    """
+    import os
+
+    from opsknight.config import settings
+    from opsknight.engine import vapid
     from opsknight.engine.channels import build_channels
 
-    return build_channels()
+    env = dict(os.environ)
+    with session_scope() as db:
+        env["OPSKNIGHT_VAPID_PRIVATE_KEY"] = vapid.stored_private_key(db)
+    env.setdefault("OPSKNIGHT_VAPID_SUBJECT", f"mailto:{settings().admin_email or 'admin@opsknight.invalid'}")
+    return build_channels(env)
 
 
 def send_delivery(delivery_id: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime, timezone
 
 import redis
@@ -26,8 +27,18 @@ def register(scheduler: Scheduler) -> None:
                        id=RECONCILE_JOB_ID, queue_name="default", result_ttl=60)
 
 
-def run_scheduler(conn: redis.Redis, interval: float = 1.0) -> None:
+def run_scheduler(conn: redis.Redis, interval: float = 1.0, timer_poll_seconds: float = 0.2) -> None:
+    """rq-scheduler for the recurring jobs, plus a fast mover for one-shot timers (`enqueue_at`) in a thread."""
+    from opsknight import broker
+
+    stop = threading.Event()
+    threading.Thread(target=broker.move_scheduled_jobs, args=(stop, timer_poll_seconds, False),
+                     name="opsknight-timers", daemon=True).start()
     scheduler = Scheduler(queue_name="default", connection=conn, interval=interval)
     register(scheduler)
-    log.info("scheduler started: reconcile every %ss", RECONCILE_EVERY_SECONDS)
-    scheduler.run()
+    log.info("scheduler started: reconcile every %ss, timers polled every %ss", RECONCILE_EVERY_SECONDS,
+             timer_poll_seconds)
+    try:
+        scheduler.run()
+    finally:
+        stop.set()

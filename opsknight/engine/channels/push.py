@@ -89,6 +89,9 @@ def payload(page: Page) -> dict:
         "urgency": page.urgency,
         "tag": f"incident-{page.incident_id}",
         "actions": [{"action": "ack", "title": "Acknowledge"}],
+        # The service worker POSTs here (Accept: application/json) when "Acknowledge" is tapped: a signed,
+        # expiring, single-use link, so the action works without a signed-in page open.
+        "ack_url": page.ack_url,
     }
 
 
