@@ -255,3 +255,86 @@ def test_email_link_acknowledges_once(client, pg, session, monkeypatch):
         jobs.channel_registry.cache_clear()
         smtp.assert_no_unexpected()
 
+
+
+def test_schedule_and_team_targets_page_whoever_they_mean_now(client, twilio, session):
+    from opsknight.models import Schedule, ScheduleLayer, ScheduleLayerMember, Team, TeamMembership
+
+    clock.set_now(clock.now())
+    ann = person(session, "Ann", "+15551230001")
+    bob = person(session, "Bob", "+15551230002")
+    cat = person(session, "Cat", "+15551230003")
+    schedule = Schedule(name="primary", time_zone="Europe/Berlin")
+    session.add(schedule)
+    session.flush()
+    layer = ScheduleLayer(schedule_id=schedule.id, rotation_start=clock.now() - timedelta(days=7, hours=1),
+                          rotation_unit="week", rotation_length=1)
+    session.add(layer)
+    session.flush()
+    session.add_all([ScheduleLayerMember(layer_id=layer.id, user_id=ann, position=0),
+                     ScheduleLayerMember(layer_id=layer.id, user_id=bob, position=1)])  # week 2: Bob's turn
+    team = Team(name="dbas")
+    session.add(team)
+    session.flush()
+    session.add(TeamMembership(team_id=team.id, user_id=cat))
+    session.commit()
+    policy = make_policy(session, steps=[[("schedule", schedule.id)], [("team", team.id)]])
+    token, _ = make_integration(session, make_service(session, policy=policy), "generic")
+    trigger(client, token)
+    [first] = twilio.expect(1)
+    assert first.form["To"] == "+15551230002"  # Bob is on call this week
+    tick(timedelta(minutes=5, seconds=5))
+    [second] = twilio.expect(1)
+    assert second.form["To"] == "+15551230003"  # the team's member
+
+
+def test_policy_repeats_then_stops(client, twilio, session):
+    clock.set_now(clock.now())
+    ann = person(session, "Ann", "+15551230001")
+    token, _ = make_integration(session, make_service(session, policy=make_policy(
+        session, steps=[[("user", ann)]], repeat_count=1)), "generic")
+    trigger(client, token)
+    twilio.expect(1)
+    tick(timedelta(minutes=5, seconds=5))
+    twilio.expect(1)  # the repeat
+    tick(timedelta(minutes=30))
+    assert twilio.take() == []
+    assert rows(Incident)[0].next_escalation_at is None  # the last step of the last repeat sets no timer
+
+
+def test_escalate_now_and_reassign(client, twilio, two_step, session):
+    from opsknight.engine import actions
+
+    token, ann, bob = two_step
+    cat = person(session, "Cat", "+15551230003")
+    trigger(client, token)
+    twilio.expect(1)
+    (incident,) = rows(Incident)
+    actions.perform(actions.escalate_now, incident.id, user_id=ann, via="web")
+    drain()
+    [escalated] = twilio.expect(1)
+    assert escalated.form["To"] == "+15551230002"
+    actions.perform(actions.reassign, incident.id, to_user_id=cat, user_id=bob, via="web")
+    drain()
+    [reassigned] = twilio.expect(1)
+    assert reassigned.form["To"] == "+15551230003" and rows(Incident)[0].assignee_id == cat
+    with pytest.raises(actions.ActionError):
+        actions.perform(actions.reassign, incident.id, to_user_id=999_999, user_id=bob, via="web")
+
+
+def test_low_urgency_notify_only_policy_does_not_escalate(client, twilio, session):
+    clock.set_now(clock.now())
+    ann = person(session, "Ann", "+15551230001", rules=((0, "any"),))
+    bob = person(session, "Bob", "+15551230002", rules=((0, "any"),))
+    policy = make_policy(session, steps=[[("user", ann)], [("user", bob)]])
+    policy.escalate_low_urgency = False
+    session.add(policy)
+    session.commit()
+    token, _ = make_integration(session, make_service(session, policy=policy), "generic")
+    client.post("/api/webhooks/generic", json={"summary": "disk 80%", "severity": "warning"},
+                headers={"Authorization": f"Bearer {token}"})
+    drain()
+    [only] = twilio.expect(1)
+    assert only.form["To"] == "+15551230001"
+    tick(timedelta(minutes=30))
+    assert twilio.take() == []
