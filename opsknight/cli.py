@@ -180,6 +180,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
     print(f"\nOpsKnight starting on {cfg.base_url}  ({backend})\n{login_hint}\n", flush=True)
     os.environ.setdefault("REFLEX_USE_NPM", "1")
     os.environ.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
+    if not cfg.embedded_redis:
+        # With shared UI state in Redis, Reflex runs several web worker processes (2 x cores + 1) instead of
+        # one; the embedded default keeps one process, since its Redis lives inside it.
+        os.environ.setdefault("REFLEX_REDIS_URL", cfg.redis_url)
     os.chdir(PROJECT_ROOT)  # reflex finds rxconfig.py in the working directory
     reflex = os.path.join(os.path.dirname(sys.executable), "reflex")
     os.execv(reflex, [reflex, "run", "--env", "prod", "--single-port", "--backend-port", port, "--frontend-port", port,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 from collections.abc import Iterator
 
 from sqlalchemy import Engine, create_engine, event
@@ -26,10 +27,13 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
+    # Per process: production runs several web processes and workers on one PostgreSQL, so keep this modest
+    # (5 web workers x 15 stays under PostgreSQL's default max_connections of 100). A request that cannot get a
+    # connection within pool_timeout is answered 503 + Retry-After (webhooks) rather than queued forever.
     return create_engine(
         url,
-        pool_size=10,
-        max_overflow=20,
+        pool_size=int(os.environ.get("OPSKNIGHT_DB_POOL_SIZE", "5")),
+        max_overflow=int(os.environ.get("OPSKNIGHT_DB_MAX_OVERFLOW", "10")),
         pool_pre_ping=True,
         pool_timeout=5,
         connect_args={"connect_timeout": 5},

@@ -106,15 +106,17 @@ def _insert_new(db: Session, created: dict[str, SimpleNamespace]) -> bool:
     first (the savepoint rolls back and nothing of this batch is written)."""
     if not created:
         return True
-    for record, number in zip(created.values(), next_incident_numbers(db, len(created))):
+    # Key order, so two batches racing on the same keys wait for each other instead of deadlocking.
+    records = [created[key] for key in sorted(created)]
+    for record, number in zip(records, next_incident_numbers(db, len(records))):
         record.number = number
-    rows = [{k: v for k, v in vars(r).items() if k != "id"} for r in created.values()]
+    rows = [{k: v for k, v in vars(r).items() if k != "id"} for r in records]
     try:
         with db.begin_nested():
             inserted = db.execute(insert(Incident).returning(Incident.id, sort_by_parameter_order=True), rows).all()
     except IntegrityError:
         return False
-    for record, (incident_id,) in zip(created.values(), inserted):
+    for record, (incident_id,) in zip(records, inserted):
         record.id = incident_id
     return True
 

@@ -33,9 +33,10 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
+
+from opsknight.models import AlertAction, Urgency
 
 MAX_DEDUP_KEY = 255
 MAX_SUMMARY = 1024
@@ -46,15 +47,8 @@ MAX_HREF = 2048
 SEVERITIES = ("critical", "error", "warning", "info")
 
 
-class Action(StrEnum):
-    TRIGGER = "trigger"
-    ACKNOWLEDGE = "acknowledge"
-    RESOLVE = "resolve"
-
-
-class Urgency(StrEnum):
-    HIGH = "high"
-    LOW = "low"
+# The domain's vocabulary is defined once, beside the tables that store it.
+Action = AlertAction
 
 
 class PayloadError(ValueError):
