@@ -20,7 +20,7 @@ from types import SimpleNamespace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, literal_column
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -31,6 +31,7 @@ from opsknight.models import (
     Alert, Incident, IncidentStatus, Integration, OutboxJob, Service, TimelineEvent, TimelineKind, Urgency,
 )
 
+OPEN_INCIDENT = literal_column("incidents.status") != literal_column("'resolved'")
 RAW_CAP_BYTES = 16 * 1024  # raw payload kept per alert; larger bodies keep their head only
 PROCESS_INCIDENT = "process_incident"
 
@@ -84,8 +85,10 @@ def open_incidents(db: Session, service_id: int, dedup_keys: list[str]) -> dict[
     """The service's open incidents for these keys, row-locked, by key."""
     rows = db.exec(
         select(Incident)
-        .where(Incident.service_id == service_id, Incident.dedup_key.in_(dedup_keys),
-               Incident.status != IncidentStatus.RESOLVED)
+        # The predicate is a literal, not a bind parameter, so PostgreSQL can match it to the partial unique
+        # index uq_incidents_open_dedup even in the generic plan of a prepared statement (psycopg prepares
+        # repeated queries); with a parameter it scans every incident ever stored.
+        .where(Incident.service_id == service_id, Incident.dedup_key.in_(dedup_keys), OPEN_INCIDENT)
         .order_by(Incident.id)
         .with_for_update()
     ).all()

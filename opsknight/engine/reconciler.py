@@ -25,7 +25,7 @@ from opsknight import broker
 from opsknight.db import session_scope
 from opsknight.engine import clock, dispatch, heartbeats
 from opsknight.engine.jobs import JOB_FUNCS, outbox_job_id, process_outbox
-from opsknight.models import Delivery, DeliveryStatus, Incident, IncidentStatus, OutboxJob
+from opsknight.models import Delivery, DeliveryStatus, Incident, OutboxJob
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +88,7 @@ def reconcile(limit: int = 500) -> int:
         outbox_ids = db.exec(select(OutboxJob.id).where(
             OutboxJob.processed_at.is_(None), OutboxJob.available_at <= now - GRACE)
             .order_by(OutboxJob.available_at).limit(limit)).all()
-        due_incidents = db.exec(select(Incident).where(
-            Incident.next_escalation_at <= now - TIMER_GRACE, Incident.status != IncidentStatus.RESOLVED)
+        due_incidents = db.exec(select(Incident).where(Incident.next_escalation_at <= now - TIMER_GRACE)
             .order_by(Incident.next_escalation_at).limit(limit)).all()
         due_deliveries = db.exec(select(Delivery).where(
             or_(Delivery.status == DeliveryStatus.PENDING, Delivery.status == DeliveryStatus.SENDING),

@@ -74,11 +74,11 @@ class Incident(SQLModel, table=True):
             postgresql_where=sa.text("status <> 'resolved'"),
             sqlite_where=sa.text("status <> 'resolved'"),
         ),
-        sa.Index(  # the reconciler's "escalations past due" query
+        sa.Index(  # the reconciler's "timers past due" query (escalations and snoozes; resolve clears the timer)
             "ix_incidents_due_escalation",
             "next_escalation_at",
-            postgresql_where=sa.text("status = 'triggered' AND next_escalation_at IS NOT NULL"),
-            sqlite_where=sa.text("status = 'triggered' AND next_escalation_at IS NOT NULL"),
+            postgresql_where=sa.text("next_escalation_at IS NOT NULL"),
+            sqlite_where=sa.text("next_escalation_at IS NOT NULL"),
         ),
         sa.Index("ix_incidents_status_created_at", "status", "created_at"),  # dashboard feed
         sa.Index("ix_incidents_service_created_at", "service_id", "created_at"),  # a service's history

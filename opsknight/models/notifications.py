@@ -87,6 +87,8 @@ class Delivery(SQLModel, table=True):
         sa.CheckConstraint("attempts >= 0", name="attempts_nonnegative"),
         sa.Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),  # retry sweep
         sa.Index("ix_deliveries_incident_created_at", "incident_id", "created_at"),
+        # Pacing and bundling look up what was recently sent to (and is waiting for) one destination.
+        sa.Index("ix_deliveries_destination", "channel", "target", "sent_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
