@@ -69,7 +69,15 @@ def publish_incidents_changed(incident_ids: list[int]) -> None:
         log.warning("could not publish incident change: %s", exc)
 
 
-class ThreadWorker(SimpleWorker):
+class PagingWorker(SimpleWorker):
+    """The RQ worker `opsknight worker` runs: jobs run in-process (no fork per job, so provider clients and
+    database connections stay warm), and after Redis trouble it retries every 2 s at most instead of backing off
+    to RQ's default of a minute: a page must not wait a minute because Redis blinked."""
+
+    max_connection_wait_time = 2.0
+
+
+class ThreadWorker(PagingWorker):
     """An RQ worker that can live in a thread: no signal handlers, timer-based job timeouts."""
 
     death_penalty_class = TimerDeathPenalty

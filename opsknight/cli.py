@@ -118,20 +118,30 @@ def cmd_create_integration(args: argparse.Namespace) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
-    from rq import Worker
-
     from opsknight import broker
 
     if settings().embedded_redis:
         raise CommandError("opsknight worker needs OPSKNIGHT_REDIS_URL (the embedded default runs its worker "
                            "inside the web process)")
-    from opsknight.engine import reconciler
+    import time
+
+    import redis
+
+    from opsknight.engine import jobs, reconciler
 
     _setup_logging()
-    reconciler.reconcile()  # a worker start rebuilds lost work at once, before waiting for the scheduler
+    jobs.channel_registry()  # build the provider clients now (and refuse a half-configured channel at start)
     names = args.queues.split(",") if args.queues else list(broker.QUEUE_NAMES)
-    worker = Worker([broker.queue(n) for n in names], connection=broker.redis_conn())
-    worker.work(with_scheduler=True, logging_level=settings().log_level, burst=args.burst)
+    while True:
+        # RQ's worker gives up when Redis vanishes at the wrong moment; a paging worker comes back by itself.
+        try:
+            reconciler.reconcile()  # every (re)start rebuilds lost work at once, before waiting for the scheduler
+            worker = broker.PagingWorker([broker.queue(n) for n in names], connection=broker.redis_conn())
+            worker.work(with_scheduler=True, logging_level=settings().log_level, burst=args.burst)
+            return
+        except redis.RedisError as exc:
+            log.warning("Redis unavailable for the worker (restarting it in 1 s): %s", exc)
+            time.sleep(1)
 
 
 def cmd_scheduler(args: argparse.Namespace) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from datetime import timedelta
 from collections.abc import Callable
 
 import redis
@@ -19,6 +20,10 @@ from opsknight.engine.ingest import PROCESS_INCIDENT
 from opsknight.models import Incident, IncidentStatus, OutboxJob
 
 log = logging.getLogger(__name__)
+
+# RQ keeps scheduled times in whole seconds (rounded down), so a timer job may run up to a second early; turning
+# it away would leave the page to the reconciler, seconds later.
+EARLY_TOLERANCE = timedelta(seconds=1)
 
 # kind -> handler(db, outbox_row) -> follow-up jobs. Handlers run inside the row's transaction, idempotently.
 OUTBOX_HANDLERS: dict[str, Callable[[Session, OutboxJob], list[JobSpec]]] = {
@@ -119,7 +124,7 @@ def escalate(incident_id: int) -> str:
         incident = db.exec(select(Incident).where(Incident.id == incident_id).with_for_update()).first()
         if incident is None or incident.next_escalation_at is None or incident.status == IncidentStatus.RESOLVED:
             return "nothing-due"
-        if incident.next_escalation_at > now:
+        if incident.next_escalation_at > now + EARLY_TOLERANCE:
             return "not-due"
         specs = process.on_timer(db, incident, now)
     enqueue_specs(specs)
