@@ -8,7 +8,7 @@ export REFLEX_USE_NPM := 1
 export REFLEX_TELEMETRY_ENABLED := false
 export NEXT_TELEMETRY_DISABLED := 1
 
-.PHONY: run test test-fast bench-ingest clean
+.PHONY: run test test-fast bench-ingest bench-dispatch clean
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "OpsKnight needs Python 3.11 or newer")'
@@ -35,6 +35,9 @@ test-fast: $(VENV)/.dev
 
 bench-ingest: $(VENV)/.dev
 	$(BIN)/python bench/ingest.py
+
+bench-dispatch: $(VENV)/.dev
+	$(BIN)/python bench/dispatch.py --timers
 
 clean:
 	rm -rf $(VENV) .web .states .data
