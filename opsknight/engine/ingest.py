@@ -32,7 +32,7 @@ from opsknight.models import (
 )
 
 OPEN_INCIDENT = literal_column("incidents.status") != literal_column("'resolved'")
-RAW_CAP_BYTES = 16 * 1024  # raw payload kept per alert; larger bodies keep their head only
+RAW_CAP_BYTES = 16 * 1024  # raw payload kept per request; larger bodies keep their head only
 PROCESS_INCIDENT = "process_incident"
 
 
@@ -182,16 +182,17 @@ def ingest(db: Session, integration: Integration, alerts: list[NormalizedAlert],
             record = created[result.dedup_key]
             result.incident_id, result.incident_number = record.id, record.number
 
+    # The request's raw body is kept once, on its first alert; the others (and every timeline event) point there.
     raw = capped_raw(raw_body)
     alert_ids = db.execute(insert(Alert).returning(Alert.id, sort_by_parameter_order=True), [
         {"incident_id": incident.id, "integration_id": integration.id, "source": source, "action": str(alert.action),
          "dedup_key": alert.dedup_key, "summary": alert.summary[:1024], "severity": alert.severity,
-         "payload": alert.to_dict(), "raw": raw, "received_at": now}
-        for incident, alert, _, _ in applied]).scalars().all() if applied else []
+         "payload": alert.to_dict(), "raw": raw if index == 0 else None, "received_at": now}
+        for index, (incident, alert, _, _) in enumerate(applied)]).scalars().all() if applied else []
 
     timeline, outbox = [], []
     for (incident, alert, kind, message), alert_id in zip(applied, alert_ids):
-        data = {"alert_id": alert_id, "integration_id": integration.id}
+        data = {"alert_id": alert_id, "raw_alert_id": alert_ids[0], "integration_id": integration.id}
         if kind == TimelineKind.TRIGGERED:
             data["severity"] = alert.severity
         timeline.append(_event(incident.id, kind, now, source, message, data))

@@ -123,8 +123,13 @@ def test_alertmanager_opens_one_incident_per_fingerprint_with_outbox_and_job(cli
     assert sorted(queued) == sorted(f"outbox-{o.id}" for o in outbox)
     timeline = rows(TimelineEvent, TimelineEvent.incident_id == incidents[0].id)
     assert timeline[0].kind == "triggered" and timeline[0].source == "prometheus"
-    alert = rows(Alert, Alert.id == timeline[0].data["alert_id"])[0]
-    assert alert.raw["groupKey"] == fixture("alertmanager-firing.json")["groupKey"]  # raw payload kept
+    # Each timeline event names its alert and the alert row holding the request's raw body (kept once).
+    for incident in incidents:
+        (event,) = rows(TimelineEvent, TimelineEvent.incident_id == incident.id)
+        raw_holder = rows(Alert, Alert.id == event.data["raw_alert_id"])[0]
+        assert raw_holder.raw["groupKey"] == fixture("alertmanager-firing.json")["groupKey"]
+        assert rows(Alert, Alert.id == event.data["alert_id"])[0].incident_id == incident.id
+    assert sum(1 for a in rows(Alert) if a.raw is not None) == 1
 
 
 def test_duplicate_trigger_attaches_and_resolved_alert_in_firing_payload_resolves(client, session, service):
