@@ -338,3 +338,23 @@ def test_low_urgency_notify_only_policy_does_not_escalate(client, twilio, sessio
     assert only.form["To"] == "+15551230001"
     tick(timedelta(minutes=30))
     assert twilio.take() == []
+
+
+def test_whatsapp_page_and_ack_by_whatsapp_reply(client, twilio, session, monkeypatch):
+    monkeypatch.setenv("OPSKNIGHT_TWILIO_WHATSAPP_FROM", "+15005550007")
+    jobs.channel_registry.cache_clear()
+    clock.set_now(clock.now())
+    user = accounts.create_user(session, email="wa@example.com", name="Wanda", password="pw-long-enough")
+    session.add(ContactMethod(user_id=user.id, kind="whatsapp", address="+15551230009"))
+    session.commit()
+    token, _ = make_integration(session, make_service(session, policy=make_policy(
+        session, steps=[[("user", user.id)]])), "generic")
+    number = trigger(client, token)  # no rules: the default sends WhatsApp after a minute
+    assert twilio.take() == []
+    tick(timedelta(minutes=1, seconds=5))
+    [message] = twilio.expect(1)
+    assert message.form["To"] == "whatsapp:+15551230009" and message.form["From"] == "whatsapp:+15005550007"
+    reply = sms_reply(client, twilio, "whatsapp:+15551230009", f"ACK #{number}")
+    assert f"Incident #{number} acknowledged" in reply.text
+    incident = rows(Incident)[0]
+    assert incident.status == "acknowledged" and incident.acknowledged_via == "whatsapp"
