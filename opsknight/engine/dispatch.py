@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
 # A "sending" row older than this was lost with its worker: retry it. Fault drills shorten it.
 SEND_LEASE = timedelta(seconds=int(os.environ.get("OPSKNIGHT_SEND_LEASE_SECONDS", "120")))
-NOBODY_PAGED = Counter("opsknight_escalation_nobody_total", "Escalations that found nobody to page")
+# One metric for every way a page can find nobody; alert on any increase.
+NOBODY_PAGED = Counter("opsknight_paging_nobody_total", "Times paging found nobody to page, by reason", ["reason"])
 DELIVERIES = Counter("opsknight_deliveries_total", "Delivery outcomes by channel", ["channel", "outcome"])
 
 
@@ -121,7 +122,7 @@ def page_users(db: Session, incident: Incident, users: list[User], now: datetime
         if not sends:
             timeline(db, incident.id, TimelineKind.NOBODY_ON_CALL, now,
                      f"{user.name} has no usable contact method and cannot be paged", {"user_id": user.id})
-            NOBODY_PAGED.inc()
+            NOBODY_PAGED.labels("no_contact_method").inc()
             continue
         summary.append(f"{user.name} ({', '.join(s.channel for s in sends)})")
         for send in sends:
@@ -156,7 +157,7 @@ def enter_position(db: Session, incident: Incident, start: Position, now: dateti
             timeline(db, incident.id, TimelineKind.NOBODY_ON_CALL, now, f"Escalation target skipped: {problem}")
         label = f"step {position.step + 1}" + (f" (repeat {position.repeat})" if position.repeat else "")
         if not users:
-            NOBODY_PAGED.inc()
+            NOBODY_PAGED.labels("empty_step").inc()
             timeline(db, incident.id, TimelineKind.NOBODY_ON_CALL, now,
                      f"Escalation {label} resolves to nobody; skipping it", {"step": position.step})
             continue
@@ -173,6 +174,7 @@ def enter_position(db: Session, incident: Incident, start: Position, now: dateti
         return jobs
     incident.next_escalation_at = None
     db.add(incident)
+    NOBODY_PAGED.labels("policy_pages_nobody").inc()
     timeline(db, incident.id, TimelineKind.NOBODY_ON_CALL, now,
              "Nobody could be paged: no remaining escalation step resolves to anyone", {"policy": snapshot.get("name")})
     return []

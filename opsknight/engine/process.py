@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from prometheus_client import Counter
 from sqlmodel import Session, select
 
 from opsknight.engine import clock, dispatch, escalation
@@ -20,8 +19,6 @@ from opsknight.models import (
     TimelineKind,
 )
 
-NOBODY_PAGED = Counter("opsknight_incidents_paging_nobody_total",
-                       "Incidents whose service has no escalation policy, so nobody can be paged")
 
 
 def policy_snapshot(db: Session, policy: EscalationPolicy) -> dict:
@@ -49,7 +46,7 @@ def process_incident(db: Session, row: OutboxJob) -> list[JobSpec]:
     now = clock.now()
     policy = db.get(EscalationPolicy, service.escalation_policy_id) if service.escalation_policy_id else None
     if policy is None:
-        NOBODY_PAGED.inc()
+        dispatch.NOBODY_PAGED.labels("no_policy").inc()
         timeline(db, incident.id, TimelineKind.NOBODY_ON_CALL, now,
                  f"Service '{service.name}' has no escalation policy: nobody can be paged")
         return []

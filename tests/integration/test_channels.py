@@ -323,6 +323,7 @@ def test_push_payload_decrypts_and_vapid_verifies(push, vapid_keys):
         "title": "#42 HIGH: Checkout p99 above 2s", "body": "checkout · triggered",
         "url": "https://oncall.example.com/incidents/7", "incident_id": 7, "incident_number": 42,
         "urgency": "high", "tag": "incident-7", "actions": [{"action": "ack", "title": "Acknowledge"}],
+        "ack_url": "https://oncall.example.com/ack/tok123",
     }
     assert (req.info["ttl"], req.info["urgency"]) == (3600, "high")
     claims = req.info["vapid"]

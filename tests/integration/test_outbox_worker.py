@@ -52,7 +52,7 @@ def test_service_without_policy_is_flagged_loudly(client, session):
     _drain()
     events = rows(TimelineEvent, TimelineEvent.kind == "nobody_on_call")
     assert len(events) == 1 and "no escalation policy" in events[0].message
-    assert "opsknight_incidents_paging_nobody_total" in client.get("/metrics").text
+    assert 'opsknight_paging_nobody_total{reason="no_policy"}' in client.get("/metrics").text
 
 
 def test_flushed_redis_loses_nothing(client, session):
