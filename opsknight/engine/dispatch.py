@@ -48,7 +48,10 @@ class JobSpec:
 
 
 def send_job(delivery: Delivery) -> JobSpec:
-    return JobSpec("send_delivery", (delivery.id,), f"deliver-{delivery.id}-a{delivery.attempts}",
+    """The job that sends `delivery` when it is due. The id names the attempt and the due time, so a deferral
+    (pacing) or a retry never reuses the id of the job that is running right now."""
+    due = int(delivery.next_attempt_at.timestamp()) if delivery.next_attempt_at else 0
+    return JobSpec("send_delivery", (delivery.id,), f"deliver-{delivery.id}-a{delivery.attempts}-t{due}",
                    delivery.next_attempt_at)
 
 
