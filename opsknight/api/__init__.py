@@ -8,7 +8,7 @@ from opsknight import __version__
 
 
 def create_api() -> FastAPI:
-    from opsknight.api import callbacks, health, schedules, webhooks
+    from opsknight.api import callbacks, health, incidents, schedules, webhooks
 
     api = FastAPI(
         title="OpsKnight API",
@@ -22,4 +22,5 @@ def create_api() -> FastAPI:
         api.include_router(router)
     api.include_router(callbacks.router)
     api.include_router(schedules.router)
+    api.include_router(incidents.router)
     return api

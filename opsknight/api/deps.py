@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from opsknight import accounts
 from opsknight.db import session_scope
+from opsknight.permissions import Permission, allowed
 
 
 def _principal_for(key: str) -> accounts.Principal | None:
@@ -31,11 +32,16 @@ async def current_principal(request: Request) -> accounts.Principal:
     return principal
 
 
-def reader(principal: Annotated[accounts.Principal, Depends(current_principal)]) -> accounts.Principal:
-    """Any signed-in role may read (viewers included)."""
-    if "read" not in principal.scopes:
-        raise HTTPException(403, "This API key may not read")
-    return principal
+def require(permission: Permission):
+    """A dependency that lets the request through only if the key's owner (and its scopes) may do this."""
+
+    def check(principal: Annotated[accounts.Principal, Depends(current_principal)]) -> accounts.Principal:
+        if not allowed(principal, permission):
+            raise HTTPException(403, f"Your role or API key does not allow this ({permission})")
+        return principal
+
+    return check
 
 
-Reader = Annotated[accounts.Principal, Depends(reader)]
+Reader = Annotated[accounts.Principal, Depends(require(Permission.READ))]
+Responder = Annotated[accounts.Principal, Depends(require(Permission.ACT_ON_INCIDENTS))]

@@ -17,13 +17,10 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from sqlmodel import Session, select
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from opsknight.api.deps import Reader
+from opsknight.api.errors import ApiError, ErrorShapedRoute
 from opsknight.db import session_scope
 from opsknight.engine import clock, ical, oncall
 from opsknight.engine.schedule_store import load_spec
@@ -34,48 +31,11 @@ log = logging.getLogger(__name__)
 DEFAULT_RANGE = timedelta(days=7)
 _TICK = timedelta(microseconds=1)
 _MAX_ID = 2**31 - 1
-_STATUS_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                 405: "method_not_allowed"}
 # An unencoded "+" in a query string arrives as a space: "2026-03-29T03:00:00 02:00" meant "+02:00".
 _SPACED_OFFSET = re.compile(r"^(.*\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d(?::?\d\d)?)$")
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, fields: list[str] | None = None,
-                 headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-        self.fields, self.headers = fields or [], headers
-
-    def response(self) -> JSONResponse:
-        return JSONResponse({"error": {"code": self.code, "message": self.message, "fields": self.fields}},
-                            status_code=self.status, headers=self.headers)
-
-
-class _ErrorShapedRoute(APIRoute):
-    """Turns this router's HTTPExceptions (auth) and validation errors into the API's error shape."""
-
-    def get_route_handler(self):
-        handler = super().get_route_handler()
-
-        async def shaped(request):
-            try:
-                return await handler(request)
-            except ApiError as exc:
-                return exc.response()
-            except RequestValidationError as exc:
-                fields = [f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg', '')}"
-                          for e in exc.errors()]
-                return ApiError(400, "invalid_request", "Invalid request parameters", fields).response()
-            except StarletteHTTPException as exc:
-                message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-                return ApiError(exc.status_code, _STATUS_CODES.get(exc.status_code, "error"), message,
-                                headers=exc.headers).response()
-
-        return shaped
-
-
-router = APIRouter(tags=["schedules"], route_class=_ErrorShapedRoute)
+router = APIRouter(tags=["schedules"], route_class=ErrorShapedRoute)
 
 
 # --- helpers -------------------------------------------------------------------------------------------------------

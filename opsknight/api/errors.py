@@ -1,0 +1,51 @@
+"""The REST API's one error shape: `{"error": {"code", "message", "fields"}}`, for every failure of a route.
+
+Routers opt in with `APIRouter(route_class=ErrorShapedRoute)`: their own `ApiError`s, the auth dependencies'
+HTTPExceptions and FastAPI's validation errors all come out in that shape (global handlers stay untouched, so
+the webhook and provider routes keep the formats their senders expect).
+"""
+
+from __future__ import annotations
+
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+_STATUS_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                 405: "method_not_allowed", 409: "conflict"}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, fields: list[str] | None = None,
+                 headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.fields, self.headers = fields or [], headers
+
+    def response(self) -> JSONResponse:
+        return JSONResponse({"error": {"code": self.code, "message": self.message, "fields": self.fields}},
+                            status_code=self.status, headers=self.headers)
+
+
+class ErrorShapedRoute(APIRoute):
+    """Turns this router's HTTPExceptions (auth) and validation errors into the API's error shape."""
+
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def shaped(request):
+            try:
+                return await handler(request)
+            except ApiError as exc:
+                return exc.response()
+            except RequestValidationError as exc:
+                fields = [f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg', '')}"
+                          for e in exc.errors()]
+                return ApiError(400, "invalid_request", "Invalid request parameters", fields).response()
+            except StarletteHTTPException as exc:
+                message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+                return ApiError(exc.status_code, _STATUS_CODES.get(exc.status_code, "error"), message,
+                                headers=exc.headers).response()
+
+        return shaped
