@@ -126,6 +126,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
     import time
 
     import redis
+    from sqlalchemy.exc import SQLAlchemyError
 
     from opsknight.engine import jobs, reconciler
 
@@ -139,8 +140,8 @@ def cmd_worker(args: argparse.Namespace) -> None:
             worker = broker.PagingWorker([broker.queue(n) for n in names], connection=broker.redis_conn())
             worker.work(with_scheduler=True, logging_level=settings().log_level, burst=args.burst)
             return
-        except redis.RedisError as exc:
-            log.warning("Redis unavailable for the worker (restarting it in 1 s): %s", exc)
+        except (redis.RedisError, SQLAlchemyError) as exc:
+            log.warning("Redis or PostgreSQL unavailable for the worker (restarting it in 1 s): %s", exc)
             time.sleep(1)
 
 

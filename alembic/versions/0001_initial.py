@@ -374,9 +374,11 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('bundled_into_id', sa.Integer(), nullable=True),
     sa.CheckConstraint("channel IN ('email', 'sms', 'whatsapp', 'slack', 'push')", name=op.f('ck_deliveries_channel')),
     sa.CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed', 'suppressed')", name=op.f('ck_deliveries_status')),
     sa.CheckConstraint('attempts >= 0', name=op.f('ck_deliveries_attempts_nonnegative')),
+    sa.ForeignKeyConstraint(['bundled_into_id'], ['deliveries.id'], name=op.f('fk_deliveries_bundled_into_id_deliveries'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['contact_method_id'], ['contact_methods.id'], name=op.f('fk_deliveries_contact_method_id_contact_methods'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['incident_id'], ['incidents.id'], name=op.f('fk_deliveries_incident_id_incidents'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_deliveries_user_id_users'), ondelete='SET NULL'),
@@ -386,6 +388,7 @@ def upgrade() -> None:
     op.create_index(op.f('ix_deliveries_contact_method_id'), 'deliveries', ['contact_method_id'], unique=False)
     op.create_index('ix_deliveries_incident_created_at', 'deliveries', ['incident_id', 'created_at'], unique=False)
     op.create_index('ix_deliveries_destination', 'deliveries', ['channel', 'target', 'sent_at'], unique=False)
+    op.create_index(op.f('ix_deliveries_bundled_into_id'), 'deliveries', ['bundled_into_id'], unique=False)
     op.create_index(op.f('ix_deliveries_provider_id'), 'deliveries', ['provider_id'], unique=False)
     op.create_index('ix_deliveries_status_next_attempt_at', 'deliveries', ['status', 'next_attempt_at'], unique=False)
     op.create_index(op.f('ix_deliveries_user_id'), 'deliveries', ['user_id'], unique=False)
@@ -458,6 +461,7 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_deliveries_user_id'), table_name='deliveries')
     op.drop_index('ix_deliveries_status_next_attempt_at', table_name='deliveries')
     op.drop_index(op.f('ix_deliveries_provider_id'), table_name='deliveries')
+    op.drop_index(op.f('ix_deliveries_bundled_into_id'), table_name='deliveries')
     op.drop_index('ix_deliveries_destination', table_name='deliveries')
     op.drop_index('ix_deliveries_incident_created_at', table_name='deliveries')
     op.drop_index(op.f('ix_deliveries_contact_method_id'), table_name='deliveries')

@@ -30,6 +30,8 @@ from opsknight.models import (
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
+NOBODY_RETRY = timedelta(minutes=2)  # how soon to look again when an escalation found nobody at all
+EARLY = timedelta(seconds=1)  # RQ may start a timed job up to a second early (whole-second timestamps)
 # A "sending" row older than this was lost with its worker: retry it. Fault drills shorten it.
 SEND_LEASE = timedelta(seconds=int(os.environ.get("OPSKNIGHT_SEND_LEASE_SECONDS", "120")))
 # One metric for every way a page can find nobody; alert on any increase.
@@ -121,7 +123,13 @@ def page_users(db: Session, incident: Incident, users: list[User], now: datetime
     contacts = {c.id: c for c in db.exec(select(ContactMethod).where(
         ContactMethod.user_id.in_([u.id for u in users] or [-1])))}
     for user in users:
-        sends = _plan_for(db, user, incident.urgency, now)
+        try:
+            sends = _plan_for(db, user, incident.urgency, now)
+        except Exception as exc:  # one person's broken settings must not stop the others' pages
+            log.exception("cannot plan pages for user %s", user.id)
+            sends = []
+            timeline(db, incident.id, TimelineKind.NOBODY_ON_CALL, now,
+                     f"{user.name}'s notification settings cannot be used ({type(exc).__name__})", {"user_id": user.id})
         if not sends:
             timeline(db, incident.id, TimelineKind.NOBODY_ON_CALL, now,
                      f"{user.name} has no usable contact method and cannot be paged", {"user_id": user.id})
@@ -175,12 +183,16 @@ def enter_position(db: Session, incident: Incident, start: Position, now: dateti
         if incident.next_escalation_at is not None:
             jobs.append(escalate_job(incident))
         return jobs
-    incident.next_escalation_at = None
+    # Nobody now does not mean nobody later (a schedule gap ends, someone joins the team): look again soon,
+    # loudly, for as long as the incident stays unacknowledged.
+    incident.next_escalation_at = now + NOBODY_RETRY if snapshot.get("steps") else None
     db.add(incident)
     NOBODY_PAGED.labels("policy_pages_nobody").inc()
     timeline(db, incident.id, TimelineKind.NOBODY_ON_CALL, now,
-             "Nobody could be paged: no remaining escalation step resolves to anyone", {"policy": snapshot.get("name")})
-    return []
+             "Nobody could be paged: no remaining escalation step resolves to anyone"
+             + (f"; looking again in {NOBODY_RETRY.seconds // 60} minutes" if incident.next_escalation_at else ""),
+             {"policy": snapshot.get("name")})
+    return [escalate_job(incident)] if incident.next_escalation_at else []
 
 
 # --- send ------------------------------------------------------------------------------------------------
@@ -209,18 +221,20 @@ def claim(db: Session, delivery_id: int, now: datetime, base_url: str, ack_url_f
         return "locked-or-missing"
     if delivery.status not in (DeliveryStatus.PENDING, DeliveryStatus.SENDING):
         return f"already-{delivery.status}"
-    if delivery.status == DeliveryStatus.SENDING and delivery.next_attempt_at > now:
-        return "in-flight"
+    if delivery.status == DeliveryStatus.SENDING:
+        if delivery.next_attempt_at > now:
+            return "in-flight"
+        _release_bundle(db, delivery.id)  # its worker died mid-send: what rode along goes back to waiting
     incident = db.get(Incident, delivery.incident_id)
     if incident.status != IncidentStatus.TRIGGERED or incident.escalation_generation != delivery.escalation_generation:
         delivery.status, delivery.error = DeliveryStatus.SUPPRESSED, f"incident {incident.status} before this page"
         db.add(delivery)
         DELIVERIES.labels(delivery.channel, "suppressed").inc()
         return "suppressed"
-    if delivery.next_attempt_at and delivery.next_attempt_at > now + timedelta(seconds=1):
+    if delivery.next_attempt_at and delivery.next_attempt_at > now + EARLY:
         return "not-due"
     held = pacing.held_until(delivery.channel, _last_sent(db, delivery.channel, delivery.target,
-                                                          now - pacing.window(delivery.channel)), now)
+                                                          now - pacing.window(delivery.channel)), now + EARLY)
     if held is not None:
         delivery.next_attempt_at = held
         db.add(delivery)
@@ -255,6 +269,7 @@ def _bundle(db: Session, delivery: Delivery, now: datetime) -> list[Delivery]:
         if incident.status != IncidentStatus.TRIGGERED:
             continue
         other.status, other.error = DeliveryStatus.SUPPRESSED, f"bundled into delivery {delivery.id}"
+        other.bundled_into_id = delivery.id
         db.add(other)
         timeline(db, other.incident_id, TimelineKind.NOTIFIED, now,
                  f"Bundled into a {delivery.channel} page about incident #{db.get(Incident, delivery.incident_id).number}",
@@ -306,7 +321,7 @@ def record(db: Session, claimed: Claim, outcome: str, provider_id: str | None, e
                  f"{delivery.channel} to {who} failed (attempt {delivery.attempts}, retrying in "
                  f"{int(wait.total_seconds())} s): {error}", {"delivery_id": delivery.id})
         retry = send_job(delivery)
-        _release_bundle(db, claimed)
+        _release_bundle(db, claimed.delivery_id)
     else:
         delivery.status, delivery.error, delivery.next_attempt_at = DeliveryStatus.FAILED, str(error)[:1000], None
         timeline(db, delivery.incident_id, TimelineKind.DELIVERY_FAILED, now,
@@ -314,17 +329,16 @@ def record(db: Session, claimed: Claim, outcome: str, provider_id: str | None, e
                  {"delivery_id": delivery.id})
         if isinstance(error, PermanentError) and error.gone and delivery.contact_method_id:
             gone = db.get(ContactMethod, delivery.contact_method_id)
-            if gone is not None:
+            if gone is not None and gone.address == delivery.target:  # not one re-subscribed meanwhile
                 db.delete(gone)
-        _release_bundle(db, claimed)
+        _release_bundle(db, claimed.delivery_id)
     db.add(delivery)
     return retry
 
 
-def _release_bundle(db: Session, claimed: Claim) -> None:
-    """The carrier page did not go out: its bundled pages go back to waiting for their own send."""
-    for other_id in claimed.bundled_ids:
-        other = db.get(Delivery, other_id)
-        if other is not None and other.status == DeliveryStatus.SUPPRESSED:
-            other.status, other.error = DeliveryStatus.PENDING, None
-            db.add(other)
+def _release_bundle(db: Session, carrier_id: int) -> None:
+    """The carrier page did not go out: the pages bundled into it go back to waiting for their own send."""
+    for other in db.exec(select(Delivery).where(Delivery.bundled_into_id == carrier_id,
+                                                Delivery.status == DeliveryStatus.SUPPRESSED)).all():
+        other.status, other.error, other.bundled_into_id = DeliveryStatus.PENDING, None, None
+        db.add(other)

@@ -104,24 +104,19 @@ def _new_record(service: Service, alert: NormalizedAlert, now: datetime) -> Simp
                            next_escalation_at=None, snoozed_until=None)
 
 
-def _insert_new(db: Session, created: dict[str, SimpleNamespace]) -> bool:
-    """Insert the planned new incidents in one statement. False when a concurrent ingest opened one of them
-    first (the savepoint rolls back and nothing of this batch is written)."""
+def _insert_new(db: Session, created: dict[str, SimpleNamespace]) -> None:
+    """Insert the planned new incidents in one statement. Raises IntegrityError when a concurrent ingest opened
+    one of them first."""
     if not created:
-        return True
+        return
     # Key order, so two batches racing on the same keys wait for each other instead of deadlocking.
     records = [created[key] for key in sorted(created)]
     for record, number in zip(records, next_incident_numbers(db, len(records))):
         record.number = number
     rows = [{k: v for k, v in vars(r).items() if k != "id"} for r in records]
-    try:
-        with db.begin_nested():
-            inserted = db.execute(insert(Incident).returning(Incident.id, sort_by_parameter_order=True), rows).all()
-    except IntegrityError:
-        return False
+    inserted = db.execute(insert(Incident).returning(Incident.id, sort_by_parameter_order=True), rows).all()
     for record, (incident_id,) in zip(records, inserted):
         record.id = incident_id
-    return True
 
 
 def _apply(incident: Incident | SimpleNamespace, alert: NormalizedAlert, source: str, is_new: bool, now: datetime) -> tuple[str, str, str]:
@@ -170,11 +165,16 @@ def ingest(db: Session, integration: Integration, alerts: list[NormalizedAlert],
     source = integration.source_type
     keys = list(dict.fromkeys(a.dedup_key for a in alerts))
     for _attempt in range(5):
-        known = open_incidents(db, service.id, keys) if keys else {}
-        batch, applied, created = _plan(service, source, alerts, known, now)
-        if _insert_new(db, created):
+        try:
+            # Plan and insert inside one savepoint: a lost race rolls back the new incidents *and* the changes
+            # the plan made to open ones, so the batch is applied exactly once against the winner's rows.
+            with db.begin_nested():
+                known = open_incidents(db, service.id, keys) if keys else {}
+                batch, applied, created = _plan(service, source, alerts, known, now)
+                _insert_new(db, created)
             break
-        db.expire_all()  # the winner's rows are committed now: plan again against them
+        except IntegrityError:
+            db.expire_all()
     else:  # five lost races in a row: let the caller answer 503 and the sender retry
         raise IntegrityError("ingest", {}, Exception("dedup race not settled"))
     for result in batch.results:
@@ -190,26 +190,34 @@ def ingest(db: Session, integration: Integration, alerts: list[NormalizedAlert],
          "payload": alert.to_dict(), "raw": raw if index == 0 else None, "received_at": now}
         for index, (incident, alert, _, _) in enumerate(applied)]).scalars().all() if applied else []
 
-    timeline, outbox = [], []
+    timeline, outbox, to_process = [], [], set()
+    maintenance = in_maintenance(service, now)
     for (incident, alert, kind, message), alert_id in zip(applied, alert_ids):
         data = {"alert_id": alert_id, "raw_alert_id": alert_ids[0], "integration_id": integration.id}
         if kind == TimelineKind.TRIGGERED:
             data["severity"] = alert.severity
         timeline.append(_event(incident.id, kind, now, source, message, data))
-        if kind != TimelineKind.TRIGGERED:
-            continue
-        if in_maintenance(service, now):
+        if kind == TimelineKind.TRIGGERED and maintenance:
             timeline.append(_event(incident.id, TimelineKind.MAINTENANCE, now, source,
                                    "Service is in maintenance: the alert is recorded and nobody is paged", None))
-        else:
-            outbox.append({"kind": PROCESS_INCIDENT, "incident_id": incident.id, "payload": {"incident_id": incident.id},
-                           "created_at": now, "available_at": now, "attempts": 0})
+        elif not maintenance and (kind == TimelineKind.TRIGGERED or _never_paged(incident, alert, service)):
+            to_process.add(incident.id)
+    outbox = [{"kind": PROCESS_INCIDENT, "incident_id": incident_id, "payload": {"incident_id": incident_id},
+               "created_at": now, "available_at": now, "attempts": 0} for incident_id in sorted(to_process)]
     if timeline:
         db.execute(insert(TimelineEvent), timeline)
     if outbox:
         batch.outbox_ids = list(db.execute(
             insert(OutboxJob).returning(OutboxJob.id, sort_by_parameter_order=True), outbox).scalars().all())
     return batch
+
+
+def _never_paged(incident, alert: NormalizedAlert, service: Service) -> bool:
+    """A trigger for an open incident that was never processed for paging — opened during maintenance, or
+    before its service had a policy: it still needs someone woken up, so it gets processed now."""
+    return (isinstance(incident, Incident) and alert.action == Action.TRIGGER
+            and incident.status == IncidentStatus.TRIGGERED and not incident.escalation_policy_snapshot
+            and service.escalation_policy_id is not None)
 
 
 def _event(incident_id: int, kind: str, now: datetime, source: str, message: str, data: dict | None) -> dict:

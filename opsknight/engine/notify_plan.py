@@ -54,7 +54,7 @@ def quiet_until(quiet_hours: dict | None, time_zone: str, now: datetime) -> date
     try:
         zone = ZoneInfo(time_zone or "UTC")
         start, end = _parse_hhmm(quiet_hours["start"]), _parse_hhmm(quiet_hours["end"])
-    except (KeyError, ValueError, ZoneInfoNotFoundError):
+    except (KeyError, ValueError, TypeError, AttributeError, ZoneInfoNotFoundError):
         return None  # bad settings never silence a page
     local = now.astimezone(zone)
     today_start = datetime.combine(local.date(), start, zone)

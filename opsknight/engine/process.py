@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from opsknight.engine import clock, dispatch, escalation
 from opsknight.engine.dispatch import JobSpec, timeline
 from opsknight.models import (
-    EscalationPolicy, EscalationStep, EscalationStepTarget, Incident, IncidentStatus, OutboxJob, Service,
+    Delivery, EscalationPolicy, EscalationStep, EscalationStepTarget, Incident, IncidentStatus, OutboxJob, Service,
     TimelineKind,
 )
 
@@ -52,7 +52,7 @@ def process_incident(db: Session, row: OutboxJob) -> list[JobSpec]:
         return []
     snapshot = policy_snapshot(db, policy)
     incident.escalation_policy_snapshot = snapshot
-    incident.escalation_generation = 1
+    incident.escalation_generation += 1  # a reassignment before processing may have started generation 1
     timeline(db, incident.id, TimelineKind.POLICY_APPLIED, now,
              f"Escalation policy '{policy.name}' applied ({len(snapshot['steps'])} steps)", {"policy_id": policy.id})
     if incident.status != IncidentStatus.TRIGGERED:
@@ -69,6 +69,12 @@ def restart(db: Session, incident: Incident, now: datetime, why: str) -> list[Jo
     return dispatch.enter_position(db, incident, escalation.FIRST, now)
 
 
+def _paged_anyone(db: Session, incident: Incident) -> bool:
+    return db.exec(select(Delivery.id).where(Delivery.incident_id == incident.id,
+                                             Delivery.escalation_generation == incident.escalation_generation)
+                   .limit(1)).first() is not None
+
+
 def on_timer(db: Session, incident: Incident, now: datetime) -> list[JobSpec]:
     """The (locked) incident's timer is due."""
     if incident.status == IncidentStatus.ACKNOWLEDGED and incident.snoozed_until is not None:
@@ -79,6 +85,8 @@ def on_timer(db: Session, incident: Incident, now: datetime) -> list[JobSpec]:
         return []
     position = escalation.Position(incident.escalation_step, incident.escalation_repeat)
     following = escalation.next_position(incident.escalation_policy_snapshot, position, incident.urgency)
+    if following is None and not _paged_anyone(db, incident):
+        return dispatch.enter_position(db, incident, escalation.FIRST, now)  # found nobody before: look again
     if following is None:
         incident.next_escalation_at = None
         db.add(incident)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import redis
 from rq.exceptions import NoSuchJobError
@@ -32,17 +32,38 @@ log = logging.getLogger(__name__)
 # Work younger than this is left to the enqueue (or the RQ scheduler) that should handle it.
 GRACE = timedelta(seconds=3)
 TIMER_GRACE = timedelta(seconds=2)
+# Longer than any job runs (a send has a 10-15 s provider timeout); a "started" job older than this is orphaned.
+STALE_STARTED = timedelta(seconds=60)
 # A job in one of these states will run by itself. A SCHEDULED job does not count for work already due by the
 # database's clock: its RQ-side timer may be lost or late, so the reconciler queues it now.
 RUNNING_STATES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED}
 
 
+def _started_long_ago(job: Job) -> bool:
+    started = job.started_at
+    if started is None:
+        return True
+    if started.tzinfo is None:
+        started = started.replace(tzinfo=timezone.utc)
+    return datetime.now(timezone.utc) - started > STALE_STARTED
+
+
 def _enqueue(job_id: str, func: Callable, *args) -> bool:
-    """Queue a job under its deterministic id unless it is already queued or running."""
+    """Queue a job under its deterministic id unless it is already queued or running.
+
+    A job "started" long ago whose work is still undone in PostgreSQL lost its worker (kill -9, OOM): RQ only
+    notices after its heartbeat expires and a cleanup runs, minutes later. It is queued again under a fresh id
+    at once; every job re-checks its rows under a lock, so if the first one was alive after all, nothing
+    happens twice.
+    """
     conn = broker.redis_conn()
     try:
         try:
-            if Job.fetch(job_id, connection=conn).get_status() in RUNNING_STATES:
+            job = Job.fetch(job_id, connection=conn)
+            status = job.get_status()
+            if status == JobStatus.STARTED and _started_long_ago(job):
+                job_id = f"{job_id}-r{int(datetime.now(timezone.utc).timestamp())}"
+            elif status in RUNNING_STATES:
                 return True
         except NoSuchJobError:
             pass
@@ -77,11 +98,14 @@ def enqueue_new_outbox(outbox_ids: list[int]) -> bool:
 
 def reconcile(limit: int = 500) -> int:
     """One sweep. Returns how many jobs it queued."""
-    with session_scope() as db:
-        missed = heartbeats.check_overdue(db, clock.now())
-    if missed.changed_incident_ids:
-        broker.publish_incidents_changed(missed.changed_incident_ids)
-    enqueue_new_outbox(missed.outbox_ids)
+    try:  # each phase on its own: a failure here must not stop the sweep of lost pages below
+        with session_scope() as db:
+            missed = heartbeats.check_overdue(db, clock.now())
+        if missed.changed_incident_ids:
+            broker.publish_incidents_changed(missed.changed_incident_ids)
+        enqueue_new_outbox(missed.outbox_ids)
+    except Exception:
+        log.exception("heartbeat check failed")
 
     now = clock.now()
     with session_scope() as db:

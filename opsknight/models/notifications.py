@@ -109,3 +109,6 @@ class Delivery(SQLModel, table=True):
     created_at: datetime = Field(default_factory=_now)
     sent_at: datetime | None = None
     next_attempt_at: datetime | None = None
+    # Set while this page rides inside another one's message (pacing): if that carrier is lost with its worker,
+    # its claim is redone and the pages bundled into it go back to waiting.
+    bundled_into_id: int | None = Field(default=None, foreign_key="deliveries.id", ondelete="SET NULL", index=True)

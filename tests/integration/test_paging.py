@@ -358,3 +358,102 @@ def test_whatsapp_page_and_ack_by_whatsapp_reply(client, twilio, session, monkey
     assert f"Incident #{number} acknowledged" in reply.text
     incident = rows(Incident)[0]
     assert incident.status == "acknowledged" and incident.acknowledged_via == "whatsapp"
+
+
+# --- regressions from review: nothing an on-call engineer needs may get stuck ------------------------------
+
+
+def test_alert_opened_in_maintenance_pages_when_it_fires_again_after(client, twilio, session):
+    from opsknight.models import Service
+
+    clock.set_now(clock.now())
+    ann = person(session, "Ann", "+15551230001")
+    service = make_service(session, policy=make_policy(session, steps=[[("user", ann)]]),
+                           maintenance_until=clock.now() + timedelta(minutes=30))
+    token, _ = make_integration(session, service, "generic")
+    trigger(client, token, summary="disk full", dedup_key="disk")
+    assert twilio.take() == []  # maintenance: recorded, nobody paged
+    clock.advance(timedelta(minutes=31))
+    trigger(client, token, summary="disk full", dedup_key="disk")  # still firing after maintenance ended
+    [page] = twilio.expect(1)
+    assert page.form["To"] == "+15551230001" and len(rows(Incident)) == 1
+    assert rows(Service)[0].maintenance_until < clock.now()
+
+
+def test_policy_added_later_pages_on_the_next_alert(client, twilio, session):
+    from opsknight.models import Service
+
+    clock.set_now(clock.now())
+    ann = person(session, "Ann", "+15551230001")
+    service = make_service(session)
+    token, _ = make_integration(session, service, "generic")
+    trigger(client, token, summary="no policy yet", dedup_key="k")
+    assert twilio.take() == []
+    service = session.get(Service, service.id)
+    service.escalation_policy_id = make_policy(session, steps=[[("user", ann)]]).id
+    session.add(service)
+    session.commit()
+    trigger(client, token, summary="no policy yet", dedup_key="k")
+    twilio.expect(1)
+
+
+def test_nobody_on_call_now_is_looked_for_again(client, twilio, session):
+    from opsknight.models import Team, TeamMembership
+
+    clock.set_now(clock.now())
+    team = Team(name="night shift")
+    session.add(team)
+    session.commit()
+    token, _ = make_integration(session, make_service(session, policy=make_policy(
+        session, steps=[[("team", team.id)]])), "generic")
+    trigger(client, token)
+    assert twilio.take() == [] and rows(Incident)[0].next_escalation_at is not None  # not given up
+    ann = person(session, "Ann", "+15551230001")
+    session.add(TeamMembership(team_id=team.id, user_id=ann))
+    session.commit()
+    tick(timedelta(minutes=2, seconds=5))
+    [page] = twilio.expect(1)
+    assert page.form["To"] == "+15551230001"
+
+
+def test_bundled_page_survives_its_carriers_worker_dying(client, twilio, two_step):
+    from opsknight.config import settings
+    from opsknight.db import session_scope
+    from opsknight.engine import acks, dispatch
+
+    token, _, _ = two_step
+    client.post("/api/webhooks/generic", headers={"Authorization": f"Bearer {token}"},
+                json=[{"summary": f"shard {i}", "dedup_key": f"s{i}"} for i in range(2)])
+    # Process the incidents but claim the first page by hand and "die" before sending it.
+    for job_id in broker.queue("urgent").get_job_ids():
+        if job_id.startswith("outbox-"):
+            jobs.process_outbox(int(job_id.split("-")[1]))
+    broker.redis_conn().flushdb()
+    first, second = sorted(d.id for d in rows(Delivery))
+    with session_scope() as db:
+        claimed = dispatch.claim(db, first, clock.now(), settings().base_url, acks.ack_url)
+    assert claimed.bundled_ids == [second]
+    assert {d.id: d.status for d in rows(Delivery)} == {first: "sending", second: "suppressed"}
+    tick(dispatch.SEND_LEASE + timedelta(seconds=5))  # the lease runs out; the reconciler redoes the send
+    [page] = twilio.expect(1)
+    assert "(+1 more)" in page.form["Body"]  # the bundled page rode along again, not lost
+    assert {d.id: d.status for d in rows(Delivery)} == {first: "sent", second: "suppressed"}
+
+
+def test_orphaned_started_job_is_queued_again(client, twilio, two_step):
+    from datetime import datetime, timezone
+
+    from rq.job import Job, JobStatus
+
+    token, _, _ = two_step
+    client.post("/api/webhooks/generic", headers={"Authorization": f"Bearer {token}"}, json={"summary": "x"})
+    (job_id,) = broker.queue("urgent").get_job_ids()
+    broker.queue("urgent").remove(job_id)
+    job = Job.fetch(job_id, connection=broker.redis_conn())
+    job.set_status(JobStatus.STARTED)
+    job.started_at = datetime(2020, 1, 1, tzinfo=timezone.utc)  # its worker was killed long ago
+    job.save()
+    clock.advance(timedelta(seconds=10))
+    assert reconciler.reconcile() >= 1
+    drain()
+    twilio.expect(1)

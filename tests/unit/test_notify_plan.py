@@ -64,3 +64,9 @@ def test_quiet_hours_hold_low_urgency_only():
     quiet = {"start": "22:00", "end": "07:00"}
     assert minutes(plan([PUSH], [], "low", NOW, "UTC", quiet)) == [("push", 270)]
     assert minutes(plan([PUSH], [], "high", NOW, "UTC", quiet)) == [("push", 0)]
+
+
+@pytest.mark.parametrize("quiet", [{"start": 2200, "end": "07:00"}, {"start": "22:00", "end": None}, ["22:00"],
+                                   {"start": "25:99", "end": "07:00"}])
+def test_malformed_quiet_hours_never_stop_a_page(quiet):
+    assert minutes(plan([PUSH], [], "low", NOW, "UTC", quiet)) == [("push", 0)]
