@@ -45,12 +45,13 @@ def _alert(integration: Integration, action: Action, summary: str) -> Normalized
                            details={"interval_seconds": integration.heartbeat_interval_seconds})
 
 
-def ping(db: Session, integration: Integration, body: bytes, now: datetime) -> IngestBatch:
-    """Record a ping; resolves the missed-heartbeat incident if one is open (a no-op otherwise)."""
+def record_ping(integration: Integration, now: datetime) -> None:
     integration.last_heartbeat_at = now
-    db.add(integration)
-    return ingest(db, integration, [_alert(integration, Action.RESOLVE, f"Heartbeat received: {integration.name}")],
-                  body, now)
+
+
+def ping_alert(integration: Integration) -> NormalizedAlert:
+    """What a ping means: resolve the missed-heartbeat incident if one is open (a no-op otherwise)."""
+    return _alert(integration, Action.RESOLVE, f"Heartbeat received: {integration.name}")
 
 
 def check_overdue(db: Session, now: datetime) -> IngestBatch:

@@ -178,25 +178,21 @@ def accept(
     Raises WebhookError (4xx for the client's mistakes, 503 when the database cannot take the alert).
     `normalize` may raise WebhookError(400); `check` runs after authentication (e.g. rate limits).
     """
-    for attempt in range(3):
-        try:
-            with session_scope() as db:
-                integration = authenticate(db, token, source_types, headers, body)
-                if check is not None:
-                    check(integration)
-                alerts = normalize(integration)
-                batch = ingest(db, integration, alerts, body, clock.now())
-                accepted = Accepted(integration.id, integration.source_type, batch)
-            break
-        except IntegrityError:
-            # A race the savepoints did not absorb (SQLite's incident number): the whole ingest retries.
-            if attempt == 2:
-                raise unavailable("Could not store the alert; retry") from None
-        except DataError as exc:  # the database refused a value we let through: the sender's data, not an outage
-            log.error("database refused webhook data: %s", exc.orig)
-            raise WebhookError(400, "invalid_payload", "The payload holds a value that cannot be stored") from None
-        except DATABASE_ERRORS as exc:
-            raise database_unavailable(exc) from None
+    try:
+        with session_scope() as db:
+            integration = authenticate(db, token, source_types, headers, body)
+            if check is not None:
+                check(integration)
+            alerts = normalize(integration)
+            batch = ingest(db, integration, alerts, body, clock.now())
+            accepted = Accepted(integration.id, integration.source_type, batch)
+    except IntegrityError:  # ingest retries dedup races itself; still losing them means "come back shortly"
+        raise unavailable("Could not store the alert; retry") from None
+    except DataError as exc:  # the database refused a value we let through: the sender's data, not an outage
+        log.error("database refused webhook data: %s", exc.orig)
+        raise WebhookError(400, "invalid_payload", "The payload holds a value that cannot be stored") from None
+    except DATABASE_ERRORS as exc:
+        raise database_unavailable(exc) from None
     after_commit(accepted)
     return accepted
 

@@ -10,7 +10,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from opsknight.api.webhooks import common
-from opsknight.db import session_scope
 from opsknight.engine import clock, heartbeats
 from opsknight.models import SourceType
 
@@ -19,17 +18,13 @@ SOURCE = "heartbeat"
 
 
 def _ping(integration_id: int, token: str | None, headers: dict[str, str], body: bytes) -> common.Accepted:
-    try:
-        with session_scope() as db:
-            integration = common.authenticate(db, token, {SourceType.HEARTBEAT}, headers, body)
-            if integration.id != integration_id:
-                raise common.WebhookError(403, "wrong_endpoint", "This token belongs to another heartbeat")
-            batch = heartbeats.ping(db, integration, body, clock.now())
-            accepted = common.Accepted(integration.id, SOURCE, batch)
-    except common.DATABASE_ERRORS as exc:
-        raise common.database_unavailable(exc) from None
-    common.after_commit(accepted)
-    return accepted
+    def check(integration) -> None:
+        if integration.id != integration_id:
+            raise common.WebhookError(403, "wrong_endpoint", "This token belongs to another heartbeat")
+        heartbeats.record_ping(integration, clock.now())
+
+    return common.accept(token, {SourceType.HEARTBEAT}, headers, body,
+                         lambda integration: [heartbeats.ping_alert(integration)], check)
 
 
 async def heartbeat(integration_id: int, request: Request) -> JSONResponse:
