@@ -19,7 +19,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from opsknight.engine import clock, escalation, notify_plan, pacing
+from opsknight.engine import escalation, notify_plan, pacing
 from opsknight.engine.channels.base import Channel, Destination, Page, PermanentError, RetryableError
 from opsknight.engine.escalation import Position
 from opsknight.models import (

@@ -25,7 +25,6 @@ import base64
 import copy
 import itertools
 import json
-import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from typing import Any
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, assume, given, note, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import event as _event
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
