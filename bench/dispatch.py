@@ -25,7 +25,7 @@ Caveat: everything (load generator, fake, API, workers, PostgreSQL, Redis) share
 
 from __future__ import annotations
 
-import argparse, asyncio, json, os, secrets, shutil, signal, socket, subprocess, sys, tempfile, time, uuid
+import argparse, asyncio, json, os, secrets, shutil, signal, subprocess, sys, tempfile, time, uuid
 from datetime import timezone
 from pathlib import Path
 
@@ -33,6 +33,8 @@ import httpx
 import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+from _procs import free_port, stop  # bench/ is the script's directory, first on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.fakes
@@ -56,12 +58,6 @@ def pct(values: list[float], p: float) -> float | None:
 def summary(values: list[float], ps=(50, 95, 99, 100)) -> dict:
     return {"n": len(values), "never": sum(1 for v in values if v == INF),
             **{("max" if p == 100 else f"p{p}"): pct(values, p) for p in ps}}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def phone(kind: int, i: int) -> str:
@@ -155,17 +151,6 @@ def start(name: str, argv: list[str], env: dict, workdir: Path) -> tuple[subproc
     with open(log, "w") as out:
         proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     return proc, log
-
-
-def stop(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    except ProcessLookupError:
-        pass
 
 
 def wait_ready(base: str, procs, workers: int) -> None:

@@ -22,7 +22,7 @@ Caveat: the load generator runs on the same machine and takes CPU from the serve
 
 from __future__ import annotations
 
-import argparse, asyncio, json, os, re, secrets, shutil, signal, socket, subprocess, sys, tempfile, time, uuid
+import argparse, asyncio, json, os, re, secrets, shutil, signal, subprocess, sys, tempfile, time, uuid
 from collections import Counter
 from pathlib import Path
 
@@ -30,6 +30,8 @@ import httpx
 import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+from _procs import free_port, stop  # bench/ is the script's directory, first on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -56,12 +58,6 @@ def pct(values: list[float], p: float) -> float | None:
         return None
     s = sorted(values)
     return round(s[min(len(s) - 1, int(p / 100 * len(s)))] * 1000, 2)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---- payloads: unique per request, so every alert opens a new incident --------------------------------------------
@@ -199,16 +195,6 @@ def start_server(db_url: str, port: int, data_dir: Path) -> tuple[subprocess.Pop
         time.sleep(1)
 
 
-def stop_server(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
 def run(args, db_url: str, db_name: str, workdir: Path) -> dict:
     from sqlmodel import Session
 
@@ -262,7 +248,7 @@ def run(args, db_url: str, db_name: str, workdir: Path) -> dict:
               flush=True)
         server["log_errors"] = sum(1 for line in log_path.read_text().splitlines() if "ERROR" in line or "Traceback" in line)
     finally:
-        stop_server(proc)
+        stop(proc)
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE bench_insert(id bigserial PRIMARY KEY, payload jsonb, "
                           "created_at timestamptz DEFAULT now())"))

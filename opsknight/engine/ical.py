@@ -40,20 +40,11 @@ PRODID = "-//OpsKnight//On-call schedules//EN"
 # --- tokens --------------------------------------------------------------------------------------------------------
 
 
-def issue_schedule_ical_token(db: Session, schedule: Schedule) -> str:
-    """A new secret feed token for ``schedule`` (replacing any earlier one); stored only as its digest."""
+def issue_ical_token(db: Session, row: Schedule | User) -> str:
+    """A new secret feed token for a schedule or a user (replacing any earlier one); stored only as its digest."""
     token = security.new_token(ICAL_TOKEN_PREFIX)
-    schedule.ical_token_digest = security.token_digest(token)
-    db.add(schedule)
-    db.flush()
-    return token
-
-
-def issue_user_ical_token(db: Session, user: User) -> str:
-    """A new secret feed token for ``user`` (replacing any earlier one); stored only as its digest."""
-    token = security.new_token(ICAL_TOKEN_PREFIX)
-    user.ical_token_digest = security.token_digest(token)
-    db.add(user)
+    row.ical_token_digest = security.token_digest(token)
+    db.add(row)
     db.flush()
     return token
 

@@ -266,7 +266,7 @@ def _span(event) -> tuple[datetime, datetime]:
 def test_schedule_feed(client, session, world):
     now = utc("2026-03-25 12:00")
     clock.set_now(now)
-    token = ical.issue_schedule_ical_token(session, world.schedule)
+    token = ical.issue_ical_token(session, world.schedule)
     session.commit()
     assert token.startswith("okc_") and world.schedule.ical_token_digest == security.token_digest(token)
 
@@ -301,7 +301,7 @@ def test_schedule_feed(client, session, world):
     assert all(later.get(uid) == _span(e) for uid, e in zip(uids, events, strict=True))
 
     # Re-issuing replaces the token: the old URL stops working.
-    new_token = ical.issue_schedule_ical_token(session, world.schedule)
+    new_token = ical.issue_ical_token(session, world.schedule)
     session.commit()
     assert new_token != token
     _error(client.get(f"/api/ical/schedules/{token}.ics"), 404, "not_found")
@@ -325,7 +325,7 @@ def test_user_feed_spans_all_schedules(client, session, world):
     session.add_all([ScheduleLayerMember(layer_id=layer.id, user_id=world.bob.id, position=0),
                      ScheduleLayerMember(layer_id=layer.id, user_id=world.carol.id, position=1)])
     session.commit()
-    token = ical.issue_user_ical_token(session, world.bob)
+    token = ical.issue_ical_token(session, world.bob)
     session.commit()
     assert token.startswith("okc_") and world.bob.ical_token_digest == security.token_digest(token)
 
@@ -343,7 +343,7 @@ def test_user_feed_spans_all_schedules(client, session, world):
     assert len({str(e["UID"]) for e in events}) == len(events)
 
     # Carol only has the override and her Nights shifts; Alice's token is separate.
-    carol_token = ical.issue_user_ical_token(session, world.carol)
+    carol_token = ical.issue_ical_token(session, world.carol)
     session.commit()
     carol = sorted(_span(e) for e in _events(client.get(f"/api/ical/users/{carol_token}.ics")))
     assert carol == [(utc("2026-03-21 20:00"), utc("2026-03-22 20:00")),
@@ -351,7 +351,7 @@ def test_user_feed_spans_all_schedules(client, session, world):
                      (utc("2026-03-25 10:00"), utc("2026-03-25 14:00"))]
 
     # Rotation: the old token stops working; a disabled user's feed is closed.
-    new_token = ical.issue_user_ical_token(session, world.bob)
+    new_token = ical.issue_ical_token(session, world.bob)
     session.commit()
     _error(client.get(f"/api/ical/users/{token}.ics"), 404, "not_found")
     assert _events(client.get(f"/api/ical/users/{new_token}.ics"))
