@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import secrets
 from datetime import datetime
 
 from sqlmodel import Session
@@ -41,3 +42,14 @@ def make_integration(db: Session, service: Service, source_type: str = "promethe
     token, row = integrations.create_integration(db, service, source_type=source_type, **kwargs)
     db.commit()
     return token, row
+
+
+def api_headers(db: Session, role: str, *, scopes: tuple[str, ...] = ("read", "write"), email: str | None = None) -> dict:
+    """`Authorization` headers for a new user of `role` holding an API key with `scopes`."""
+    from opsknight import accounts
+
+    user = accounts.create_user(db, email=email or f"{role}-{'-'.join(scopes)}-{secrets.token_hex(3)}@example.com",
+                                name=role.title(), role=role, password="pw-long-enough")
+    key, _ = accounts.create_api_key(db, user, name="test", scopes=scopes)
+    db.commit()
+    return {"Authorization": f"Bearer {key}"}

@@ -45,3 +45,4 @@ def require(permission: Permission):
 
 Reader = Annotated[accounts.Principal, Depends(require(Permission.READ))]
 Responder = Annotated[accounts.Principal, Depends(require(Permission.ACT_ON_INCIDENTS))]
+Admin = Annotated[accounts.Principal, Depends(require(Permission.CONFIGURE))]

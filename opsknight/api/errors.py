@@ -1,8 +1,9 @@
 """The REST API's one error shape: `{"error": {"code", "message", "fields"}}`, for every failure of a route.
 
-Routers opt in with `APIRouter(route_class=ErrorShapedRoute)`: their own `ApiError`s, the auth dependencies'
-HTTPExceptions and FastAPI's validation errors all come out in that shape (global handlers stay untouched, so
-the webhook and provider routes keep the formats their senders expect).
+Routers opt in with `APIRouter(route_class=ErrorShapedRoute)`: their own `ApiError`s, the admin layer's
+`AdminError`s, the auth dependencies' HTTPExceptions and FastAPI's validation errors all come out in that
+shape (global handlers stay untouched, so the webhook and provider routes keep the formats their senders
+expect).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from opsknight.admin import AdminError
 
 _STATUS_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                  405: "method_not_allowed", 409: "conflict"}
@@ -39,6 +42,8 @@ class ErrorShapedRoute(APIRoute):
                 return await handler(request)
             except ApiError as exc:
                 return exc.response()
+            except AdminError as exc:
+                return ApiError(exc.status, exc.code, exc.message, exc.fields).response()
             except RequestValidationError as exc:
                 fields = [f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg', '')}"
                           for e in exc.errors()]

@@ -10,7 +10,9 @@ from sqlmodel import func, select
 from opsknight.components.layout import signed_in
 from opsknight.db import session_scope
 from opsknight.models import Incident
+from opsknight.permissions import Permission
 from opsknight.state.auth import AuthState
+from opsknight.state.guard import guarded
 
 
 def _open_counts() -> dict[str, int]:
@@ -25,9 +27,8 @@ class IncidentsState(AuthState):
     resolved: int = 0
 
     @rx.event
+    @guarded(Permission.READ)
     async def load(self):
-        if await self._principal() is None:  # every data read re-checks the session server-side
-            return
         counts = await asyncio.to_thread(_open_counts)
         self.triggered = counts.get("triggered", 0)
         self.acknowledged = counts.get("acknowledged", 0)

@@ -14,6 +14,7 @@ import reflex as rx
 from opsknight import accounts, routes
 from opsknight.config import settings
 from opsknight.db import session_scope
+from opsknight.state.guard import public
 
 SESSION_COOKIE = "opsknight_session"
 
@@ -55,6 +56,7 @@ class AuthState(rx.State):
         return await asyncio.to_thread(_load_principal, self.session_token)
 
     @rx.event
+    @public  # the sign-in check itself
     async def require_login(self):
         """on_load guard for every signed-in page."""
         principal = await self._principal()
@@ -66,6 +68,7 @@ class AuthState(rx.State):
         self.user_name, self.user_email, self.user_role = principal.name, principal.email, principal.role
 
     @rx.event
+    @public  # revokes only the caller's own session
     async def logout(self):
         if self.session_token:
             await asyncio.to_thread(_revoke, self.session_token)

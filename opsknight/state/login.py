@@ -10,6 +10,7 @@ from opsknight import accounts, routes
 from opsknight.config import settings
 from opsknight.db import session_scope
 from opsknight.state.auth import AuthState
+from opsknight.state.guard import public
 
 
 def _sign_in(email: str, password: str, ip: str, user_agent: str) -> tuple[str, accounts.Principal] | None:
@@ -26,11 +27,13 @@ class LoginState(AuthState):
     busy: bool = False
 
     @rx.event
+    @public
     async def redirect_if_signed_in(self):
         if await self._principal() is not None:
             return rx.redirect(routes.HOME, replace=True)
 
     @rx.event
+    @public
     async def submit(self, form: dict):
         self.error = ""
         email = str(form.get("email", "")).strip()
