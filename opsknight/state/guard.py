@@ -31,11 +31,14 @@ def actor() -> Principal:
     return principal
 
 
+# What a refused event returns: back to the login page when signed out, else an error toast. Built once, so
+# the authorization matrix test can recognise a refusal by identity.
+DENIED_SIGNED_OUT = rx.redirect("/login", replace=True)
+DENIED_FORBIDDEN = rx.toast.error(DENIED_MESSAGE)
+
+
 def denied(principal: Principal | None):
-    """What a refused event returns: back to the login page when signed out, else an error toast."""
-    if principal is None:
-        return rx.redirect("/login", replace=True)
-    return rx.toast.error(DENIED_MESSAGE)
+    return DENIED_SIGNED_OUT if principal is None else DENIED_FORBIDDEN
 
 
 def guarded(permission: Permission):

@@ -1,0 +1,243 @@
+"""The authorization matrix: every API route and every Reflex event handler, against every kind of caller.
+
+`API_MATRIX` and `HANDLER_MATRIX` below are the specification: which permission each route and handler needs.
+The tests check that (1) every route and handler in the app has an entry and declares exactly that permission
+(through `api.deps.require` or `@guarded`), and (2) each caller — signed out, viewer, responder, admin, an
+admin's read-only API key, a revoked key or session, a disabled admin — gets exactly what
+`permissions.allowed` says: refused callers get 401/403 (or the handler's refusal), allowed callers get past
+the check. A new route or handler without an entry here fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+from dataclasses import dataclass
+
+import pytest
+import reflex as rx
+from fastapi.routing import APIRoute
+
+from opsknight import accounts
+from opsknight.api import create_api
+from opsknight.config import settings
+from opsknight.models import Role, User, UserStatus
+from opsknight.permissions import Permission, allowed
+from opsknight.state import guard
+
+# Routes outside /api/v1 authenticate by other means; each says how. A new one must be added here on purpose.
+NOT_API_KEY_ROUTES = {
+    "/api/health": "public liveness (no data)",
+    "/metrics": "Prometheus scrape (counters only)",
+    "/api/webhooks/prometheus": "integration token", "/api/webhooks/grafana": "integration token",
+    "/api/webhooks/datadog": "integration token", "/api/webhooks/generic": "integration token",
+    "/api/webhooks/heartbeat/{integration_id}": "integration token", "/api/v2/enqueue": "routing key",
+    "/api/slack/interactions": "Slack request signature", "/api/twilio/inbound": "Twilio request signature",
+    "/api/ack/{token}": "signed single-use link", "/api/push/vapid-public-key": "public key (no secret)",
+    "/api/ical/schedules/{token}.ics": "secret calendar URL", "/api/ical/users/{token}.ics": "secret calendar URL",
+}
+READ, ACT, CONFIGURE = Permission.READ, Permission.ACT_ON_INCIDENTS, Permission.CONFIGURE
+OWN_ACCOUNT, OWN_PROFILE = Permission.OWN_ACCOUNT, Permission.OWN_PROFILE
+
+API_MATRIX: dict[str, Permission] = {
+    "GET /api/v1/incidents": READ,
+    "GET /api/v1/incidents/{incident_id}": READ,
+    "POST /api/v1/incidents/{incident_id}/acknowledge": ACT,
+    "POST /api/v1/incidents/{incident_id}/resolve": ACT,
+    "POST /api/v1/incidents/{incident_id}/snooze": ACT,
+    "POST /api/v1/incidents/{incident_id}/escalate": ACT,
+    "POST /api/v1/incidents/{incident_id}/reassign": ACT,
+    "POST /api/v1/incidents/{incident_id}/notes": ACT,
+    "GET /api/v1/schedules/{schedule_id}/oncall": READ,
+    "GET /api/v1/schedules/{schedule_id}/final": READ,
+}
+HANDLER_MATRIX: dict[str, Permission | str] = {
+    "AuthState.require_login": guard.PUBLIC,
+    "AuthState.logout": guard.PUBLIC,
+    "LoginState.redirect_if_signed_in": guard.PUBLIC,
+    "LoginState.submit": guard.PUBLIC,
+    "IncidentsState.load": READ,
+}
+FAKE_ID = "2147483000"  # valid for every int path parameter, matches no row
+
+
+@dataclass(frozen=True)
+class Caller:
+    name: str
+    principal: accounts.Principal | None  # what the permission model sees (None: nobody)
+    headers: dict
+    session_token: str | None  # None: an API-key-only caller, not tried on state handlers
+
+
+def _api_routes() -> list[APIRoute]:
+    def walk(routes):
+        for route in routes:
+            if isinstance(route, APIRoute):
+                yield route
+            elif hasattr(route, "original_router"):  # FastAPI's included-router wrapper
+                yield from walk(route.original_router.routes)
+
+    return list(walk(create_api().routes))
+
+
+def _permission_of(route: APIRoute) -> Permission | None:
+    def walk(dependant):
+        for dep in dependant.dependencies:
+            found = getattr(dep.call, "permission", None) or walk(dep)
+            if found:
+                return found
+        return None
+
+    return walk(route.dependant)
+
+
+def _user(session, role: str, *, disabled: bool = False) -> tuple[User, str, str]:
+    user = accounts.create_user(session, email=f"{role}-{'off' if disabled else 'on'}@matrix.example.com",
+                                name=role, role=role, password="pw-long-enough")
+    key, _ = accounts.create_api_key(session, user, name="matrix", scopes=("read", "write"))
+    token = accounts.create_session(session, user, days=1)
+    return user, key, token
+
+
+@pytest.fixture
+def callers(session) -> list[Caller]:
+    out = [Caller("signed out", None, {}, "")]
+    for role in (Role.VIEWER, Role.RESPONDER, Role.ADMIN):
+        user, key, token = _user(session, role)
+        principal = accounts.Principal(user_id=user.id, email=user.email, name=user.name, role=role)
+        out.append(Caller(role, principal, {"Authorization": f"Bearer {key}"}, token))
+    admin = session.get(User, out[-1].principal.user_id)
+    read_key, _ = accounts.create_api_key(session, admin, name="read-only", scopes=("read",))
+    out.append(Caller("read-only admin key", accounts.Principal(user_id=admin.id, email=admin.email, name="admin",
+                                                               role="admin", scopes=("read",)),
+                      {"Authorization": f"Bearer {read_key}"}, None))
+    revoked_key, revoked = accounts.create_api_key(session, admin, name="revoked", scopes=("read", "write"))
+    revoked_session = accounts.create_session(session, admin, days=1)
+    session.flush()
+    revoked.revoked_at = revoked.created_at
+    accounts.revoke_session(session, revoked_session)
+    out.append(Caller("revoked key/session", None, {"Authorization": f"Bearer {revoked_key}"}, revoked_session))
+    disabled, key, token = _user(session, Role.ADMIN, disabled=True)
+    disabled.status = UserStatus.DISABLED
+    out.append(Caller("disabled admin", None, {"Authorization": f"Bearer {key}"}, token))
+    session.commit()
+    return out
+
+
+def _operations():
+    for route in _api_routes():
+        for method in sorted(route.methods - {"HEAD"}):
+            yield f"{method} {route.path}", route, method
+
+
+def test_every_route_declares_exactly_the_permission_in_the_matrix():
+    wrong, seen = [], set()
+    for operation, route, _ in _operations():
+        seen.add(operation)
+        if not route.path.startswith("/api/v1/"):
+            if route.path not in NOT_API_KEY_ROUTES:
+                wrong.append(f"{operation}: not /api/v1 and not in NOT_API_KEY_ROUTES")
+        elif operation not in API_MATRIX:
+            wrong.append(f"{operation}: no entry in API_MATRIX")
+        elif _permission_of(route) != API_MATRIX[operation]:
+            wrong.append(f"{operation}: declares {_permission_of(route)}, the matrix says {API_MATRIX[operation]}")
+    wrong += [f"{operation}: in API_MATRIX but not in the app" for operation in set(API_MATRIX) - seen]
+    assert wrong == []
+
+
+def test_every_api_route_answers_each_caller_as_the_model_says(client, callers):
+    wrong = []
+    for operation, route, method in _operations():
+        permission = API_MATRIX.get(operation)
+        if permission is None:
+            continue
+        path = re.sub(r"\{[^}]+\}", FAKE_ID, route.path)
+        for caller in callers:
+            response = client.request(method, path, headers=caller.headers,
+                                      json={} if method in {"POST", "PUT", "PATCH"} else None)
+            if caller.principal is None:
+                ok = response.status_code == 401
+            elif allowed(caller.principal, permission):
+                ok = response.status_code not in (401, 403) and response.status_code < 500
+            else:
+                ok = response.status_code == 403
+            if not ok:
+                wrong.append(f"{method} {route.path} as {caller.name}: {response.status_code}")
+            if response.status_code in (401, 403):
+                assert response.json()["error"]["code"] in ("unauthorized", "forbidden"), response.text
+    assert wrong == []
+
+
+def _opsknight_states():
+    def walk(cls):
+        for sub in cls.get_substates():
+            yield sub
+            yield from walk(sub)
+
+    import opsknight.opsknight  # noqa: F401 — registers every page's state
+
+    return [cls for cls in walk(rx.State) if cls.__module__.startswith("opsknight.")]
+
+
+def _own_handlers(cls):
+    """The handlers `cls` defines (inherited ones are checked on the class that defines them)."""
+    parent = cls.get_parent_state()
+    inherited = set(parent.event_handlers) if parent else set()
+    for name, handler in cls.event_handlers.items():
+        if name != "setvar" and name not in inherited:
+            yield name, handler
+
+
+def test_every_state_handler_declares_exactly_the_permission_in_the_matrix():
+    wrong, seen = [], set()
+    for cls in _opsknight_states():
+        for name, handler in _own_handlers(cls):
+            key = f"{cls.__name__}.{name}"
+            seen.add(key)
+            declared = getattr(handler.fn, guard.PERMISSION_ATTR, None)
+            if key not in HANDLER_MATRIX:
+                wrong.append(f"{key}: no entry in HANDLER_MATRIX")
+            elif declared != HANDLER_MATRIX[key]:
+                wrong.append(f"{key}: declares {declared}, the matrix says {HANDLER_MATRIX[key]}")
+    wrong += [f"{key}: in HANDLER_MATRIX but not in the app" for key in set(HANDLER_MATRIX) - seen]
+    assert wrong == []
+
+
+async def _call(state, handler):
+    params = list(inspect.signature(handler.fn).parameters.values())[1:]
+    args = [{} if p.annotation in (dict, "dict") else "" for p in params
+            if p.default is inspect.Parameter.empty and p.kind is p.POSITIONAL_OR_KEYWORD]
+    try:
+        result = handler.fn(state, *args)
+        if inspect.isasyncgen(result):
+            async for first in result:
+                return first
+            return None
+        return await result
+    except Exception as exc:  # past the guard: the body ran and choked on the test's empty arguments
+        return exc
+
+
+def test_every_state_handler_answers_each_caller_as_the_model_says(pg, callers):
+    assert settings().database_url.startswith("postgresql")
+    wrong = []
+    for cls in _opsknight_states():
+        for name, handler in _own_handlers(cls):
+            permission = HANDLER_MATRIX.get(f"{cls.__name__}.{name}")
+            if permission in (None, guard.PUBLIC):
+                continue
+            for caller in callers:
+                if caller.session_token is None:
+                    continue
+                root = rx.State(_reflex_internal_init=True)
+                state = root.get_substate(cls.get_full_name().split(".")[1:])
+                state.session_token = caller.session_token
+                result = asyncio.run(_call(state, handler))
+                refused = result is guard.DENIED_SIGNED_OUT or result is guard.DENIED_FORBIDDEN
+                expected_refusal = not allowed(caller.principal, permission)
+                if refused != expected_refusal:
+                    wrong.append(f"{cls.__name__}.{name} as {caller.name}: {'refused' if refused else 'ran'}")
+                if caller.principal is None and refused:
+                    assert result is guard.DENIED_SIGNED_OUT
+    assert wrong == []
