@@ -1,12 +1,15 @@
-"""Incidents in the REST API: list (filters, cursor pagination), get (with its timeline), and the actions a
-responder takes — acknowledge, resolve, snooze, escalate now, reassign, add a note. Actions go through
+"""Incidents in the REST API: list (filters, cursor pagination), get (with its timeline), open one by hand, and
+the actions a responder takes — acknowledge, resolve, snooze, escalate now, reassign, add a note. Opening goes
+through `engine.ingest` like any alert (same dedup, durable outbox, paging); actions go through
 `engine.actions`, the same calls the web UI, Slack, SMS and email links use.
 """
 
 from __future__ import annotations
 
+import json
+import secrets
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -14,8 +17,13 @@ from sqlmodel import select
 
 from opsknight.api.deps import Reader, Responder
 from opsknight.api.errors import ApiError, ErrorShapedRoute
+from opsknight import broker
 from opsknight.db import session_scope
 from opsknight.engine import actions, clock
+from opsknight.engine.ingest import Origin, ingest
+from opsknight.engine.normalize import Action
+from opsknight.engine.normalize.common import make_alert
+from opsknight.engine.reconciler import enqueue_new_outbox
 from opsknight.models import Incident, Note, Service, TimelineEvent, TimelineKind
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"], route_class=ErrorShapedRoute)
@@ -57,6 +65,33 @@ def list_incidents(
     page = rows[:limit]
     return {"data": [_incident_json(i, name) for i, name in page],
             "next_cursor": page[-1][0].id if len(rows) > limit else None}
+
+
+class CreateIncidentBody(BaseModel):
+    service_id: int = Field(ge=1, le=2**31 - 1)
+    title: str = Field(min_length=1, max_length=1024)
+    severity: Literal["critical", "error", "warning", "info"] = Field(
+        default="critical", description="Mapped to urgency like a monitor's alert: critical/error page as high")
+    dedup_key: str | None = Field(default=None, min_length=1, max_length=255,
+                                  description="Joins the open incident with this key instead of opening another")
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+@router.post("", status_code=201, summary="Open an incident by hand (pages like an alert would)")
+def create_incident(body: CreateIncidentBody, principal: Responder) -> dict:
+    alert = make_alert(action=Action.TRIGGER, dedup_key=body.dedup_key or f"manual-{secrets.token_hex(8)}",
+                       summary=body.title, severity=body.severity, source=f"{principal.name} (api)",
+                       details=body.details)
+    with session_scope() as db:
+        if db.get(Service, body.service_id) is None:
+            raise ApiError(400, "invalid_request", f"No service {body.service_id}", ["service_id"])
+        raw = json.dumps(body.model_dump()).encode()
+        batch = ingest(db, Origin(service_id=body.service_id, source_type=VIA), [alert], raw, clock.now())
+        incident_id = batch.results[0].incident_id
+    enqueue_new_outbox(batch.outbox_ids)  # durable already; the reconciler repairs a failure here
+    broker.publish_incidents_changed(batch.changed_incident_ids)
+    with session_scope() as db:
+        return _incident_json(*_load(db, incident_id))
 
 
 def _load(db, incident_id: int) -> tuple[Incident, str]:

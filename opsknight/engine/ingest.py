@@ -36,6 +36,16 @@ RAW_CAP_BYTES = 16 * 1024  # raw payload kept per request; larger bodies keep th
 PROCESS_INCIDENT = "process_incident"
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Where alerts come from when no integration sent them (an incident someone opened by hand). Ingest reads
+    only these three attributes, which an `Integration` has too."""
+
+    service_id: int
+    source_type: str
+    id: int | None = None
+
+
 @dataclass
 class IngestResult:
     """What one alert did. `outcome`: created | attached | acknowledged | resolved | ignored."""
@@ -152,9 +162,9 @@ def _split_point(alerts: list[NormalizedAlert]) -> int | None:
     return None
 
 
-def ingest(db: Session, integration: Integration, alerts: list[NormalizedAlert], raw_body: bytes,
+def ingest(db: Session, integration: Integration | Origin, alerts: list[NormalizedAlert], raw_body: bytes,
            now: datetime) -> IngestBatch:
-    """Apply `alerts` from `integration` inside the caller's transaction. The caller commits."""
+    """Apply `alerts` from `integration` (or an `Origin`) inside the caller's transaction. The caller commits."""
     split = _split_point(alerts)
     if split:
         first = ingest(db, integration, alerts[:split], raw_body, now)

@@ -42,6 +42,7 @@ OWN_ACCOUNT, OWN_PROFILE = Permission.OWN_ACCOUNT, Permission.OWN_PROFILE
 
 API_MATRIX: dict[str, Permission] = {
     "GET /api/v1/incidents": READ,
+    "POST /api/v1/incidents": ACT,
     "GET /api/v1/incidents/{incident_id}": READ,
     "POST /api/v1/incidents/{incident_id}/acknowledge": ACT,
     "POST /api/v1/incidents/{incident_id}/resolve": ACT,

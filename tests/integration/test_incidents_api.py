@@ -85,3 +85,36 @@ def test_errors_have_one_shape(client, session, incidents):
     bad = client.post(f"/api/v1/incidents/{incidents[0]}/snooze", headers=responder, json={"minutes": 0})
     assert bad.status_code == 400 and bad.json()["error"]["fields"]
     assert client.get("/api/v1/incidents?limit=0", headers=responder).status_code == 400
+
+
+def test_a_responder_opens_an_incident_by_hand_and_it_is_queued_for_paging(client, session):
+    from opsknight.models import OutboxJob
+    from tests.factories import api_headers
+
+    service = make_service(session)
+    responder = api_headers(session, Role.RESPONDER)
+    body = {"service_id": service.id, "title": "Checkout is down", "dedup_key": "checkout"}
+    first = client.post("/api/v1/incidents", headers=responder, json=body)
+    assert first.status_code == 201, first.text
+    assert first.json()["status"] == "triggered" and first.json()["urgency"] == "high"
+    again = client.post("/api/v1/incidents", headers=responder, json=body)
+    assert again.json()["id"] == first.json()["id"] and again.json()["alert_count"] == 2
+    assert [j.incident_id for j in rows(OutboxJob)] == [first.json()["id"]]  # durable before the 201
+    low = client.post("/api/v1/incidents", headers=responder,
+                      json={"service_id": service.id, "title": "disk 80%", "severity": "warning"}).json()
+    assert low["urgency"] == "low" and low["id"] != first.json()["id"]
+
+
+def test_opening_an_incident_checks_its_input_and_the_role(client, session):
+    from tests.factories import api_headers
+
+    service = make_service(session)
+    viewer = api_headers(session, Role.VIEWER)
+    assert client.post("/api/v1/incidents", headers=viewer,
+                       json={"service_id": service.id, "title": "x"}).status_code == 403
+    responder = api_headers(session, Role.RESPONDER)
+    missing = client.post("/api/v1/incidents", headers=responder, json={"service_id": 999999, "title": "x"})
+    assert missing.status_code == 400 and missing.json()["error"]["fields"] == ["service_id"]
+    empty = client.post("/api/v1/incidents", headers=responder, json={"service_id": service.id, "title": ""})
+    assert empty.status_code == 400 and empty.json()["error"]["fields"][0].startswith("title")
+    assert rows(Incident) == []
