@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from opsknight import __version__
 
@@ -23,4 +25,15 @@ def create_api() -> FastAPI:
     api.include_router(callbacks.router)
     api.include_router(schedules.router)
     api.include_router(incidents.router)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def shaped_outside_routes(request: Request, exc: StarletteHTTPException):
+        """404/405 raised before any route runs: in the REST API's error shape under /api/v1, as before elsewhere
+        (webhook senders keep the format they know)."""
+        if request.url.path.startswith("/api/v1/"):
+            from opsknight.api.errors import ApiError, code_for
+
+            return ApiError(exc.status_code, code_for(exc.status_code), str(exc.detail), headers=exc.headers).response()
+        return await http_exception_handler(request, exc)
+
     return api

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Request
 from fastapi.concurrency import run_in_threadpool
 
 from opsknight import accounts
@@ -47,3 +47,6 @@ def require(permission: Permission):
 Reader = Annotated[accounts.Principal, Depends(require(Permission.READ))]
 Responder = Annotated[accounts.Principal, Depends(require(Permission.ACT_ON_INCIDENTS))]
 Admin = Annotated[accounts.Principal, Depends(require(Permission.CONFIGURE))]
+
+# A row id in a path: bounded to PostgreSQL's integer, so an out-of-range id is a 400/404, never a 500.
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]

@@ -9,6 +9,7 @@ expect).
 from __future__ import annotations
 
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -17,6 +18,10 @@ from opsknight.admin import AdminError
 
 _STATUS_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                  405: "method_not_allowed", 409: "conflict"}
+
+
+def code_for(status: int) -> str:
+    return _STATUS_CODES.get(status, "error")
 
 
 class ApiError(Exception):
@@ -31,8 +36,27 @@ class ApiError(Exception):
                             status_code=self.status, headers=self.headers)
 
 
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    fields: list[str]
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+# Documented on every route: any of them may refuse the input, the caller, or a missing/conflicting row.
+ERROR_RESPONSES = {status: {"model": ErrorBody, "description": code.replace("_", " ").capitalize()}
+                   for status, code in _STATUS_CODES.items() if status != 405}
+
+
 class ErrorShapedRoute(APIRoute):
     """Turns this router's HTTPExceptions (auth) and validation errors into the API's error shape."""
+
+    def __init__(self, path: str, endpoint, **kwargs):
+        kwargs["responses"] = {**ERROR_RESPONSES, **(kwargs.get("responses") or {})}
+        super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self):
         handler = super().get_route_handler()
@@ -50,7 +74,7 @@ class ErrorShapedRoute(APIRoute):
                 return ApiError(400, "invalid_request", "Invalid request parameters", fields).response()
             except StarletteHTTPException as exc:
                 message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-                return ApiError(exc.status_code, _STATUS_CODES.get(exc.status_code, "error"), message,
+                return ApiError(exc.status_code, code_for(exc.status_code), message,
                                 headers=exc.headers).response()
 
         return shaped

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from opsknight.api.deps import Reader, Responder
+from opsknight.api.deps import Reader, Responder, RowId
 from opsknight.api.errors import ApiError, ErrorShapedRoute
 from opsknight import broker
 from opsknight.db import session_scope
@@ -103,7 +103,7 @@ def _load(db, incident_id: int) -> tuple[Incident, str]:
 
 
 @router.get("/{incident_id}", summary="One incident with its timeline")
-def get_incident(incident_id: int, _: Reader) -> dict:
+def get_incident(incident_id: RowId, _: Reader) -> dict:
     with session_scope() as db:
         incident, service_name = _load(db, incident_id)
         events = db.exec(select(TimelineEvent).where(TimelineEvent.incident_id == incident_id)
@@ -116,7 +116,7 @@ def get_incident(incident_id: int, _: Reader) -> dict:
                       for n in notes]}
 
 
-def _act(incident_id: int, action, **kwargs) -> dict:
+def _act(incident_id: RowId, action, **kwargs) -> dict:
     try:
         actions.perform(action, incident_id, **kwargs)
     except actions.ActionError as exc:
@@ -127,12 +127,12 @@ def _act(incident_id: int, action, **kwargs) -> dict:
 
 
 @router.post("/{incident_id}/acknowledge", summary="Acknowledge: stop paging")
-def acknowledge(incident_id: int, principal: Responder) -> dict:
+def acknowledge(incident_id: RowId, principal: Responder) -> dict:
     return _act(incident_id, actions.acknowledge, user_id=principal.user_id, via=VIA)
 
 
 @router.post("/{incident_id}/resolve", summary="Resolve")
-def resolve(incident_id: int, principal: Responder) -> dict:
+def resolve(incident_id: RowId, principal: Responder) -> dict:
     return _act(incident_id, actions.resolve, user_id=principal.user_id, via=VIA)
 
 
@@ -141,13 +141,13 @@ class SnoozeBody(BaseModel):
 
 
 @router.post("/{incident_id}/snooze", summary="Pause paging; page again from step 1 when it ends")
-def snooze(incident_id: int, body: SnoozeBody, principal: Responder) -> dict:
+def snooze(incident_id: RowId, body: SnoozeBody, principal: Responder) -> dict:
     until = clock.now() + timedelta(minutes=body.minutes)
     return _act(incident_id, actions.snooze, user_id=principal.user_id, until=until, via=VIA)
 
 
 @router.post("/{incident_id}/escalate", summary="Page the next escalation step now")
-def escalate(incident_id: int, principal: Responder) -> dict:
+def escalate(incident_id: RowId, principal: Responder) -> dict:
     return _act(incident_id, actions.escalate_now, user_id=principal.user_id, via=VIA)
 
 
@@ -156,7 +156,7 @@ class ReassignBody(BaseModel):
 
 
 @router.post("/{incident_id}/reassign", summary="Assign to someone and page them now")
-def reassign(incident_id: int, body: ReassignBody, principal: Responder) -> dict:
+def reassign(incident_id: RowId, body: ReassignBody, principal: Responder) -> dict:
     return _act(incident_id, actions.reassign, to_user_id=body.user_id, user_id=principal.user_id, via=VIA)
 
 
@@ -165,7 +165,7 @@ class NoteBody(BaseModel):
 
 
 @router.post("/{incident_id}/notes", status_code=201, summary="Add a note to the timeline")
-def add_note(incident_id: int, body: NoteBody, principal: Responder) -> dict:
+def add_note(incident_id: RowId, body: NoteBody, principal: Responder) -> dict:
     with session_scope() as db:
         incident, _ = _load(db, incident_id)
         now = clock.now()
