@@ -61,10 +61,15 @@ def queues() -> list[Queue]:
     return [queue(n) for n in QUEUE_NAMES]
 
 
-def publish_incidents_changed(incident_ids: list[int]) -> None:
-    """Tell live dashboards that incidents changed. Best effort: the UI also resyncs slowly."""
+def publish_incidents_changed(incident_ids: list[int], pipeline=None) -> None:
+    """Tell live dashboards that incidents changed. Best effort: the UI also resyncs slowly. With `pipeline`,
+    the message joins it (its caller executes it and handles Redis errors)."""
+    message = ",".join(str(i) for i in incident_ids)
+    if pipeline is not None:
+        pipeline.publish(INCIDENTS_CHANNEL, message)
+        return
     try:
-        redis_conn().publish(INCIDENTS_CHANNEL, ",".join(str(i) for i in incident_ids))
+        redis_conn().publish(INCIDENTS_CHANNEL, message)
     except redis.RedisError as exc:
         log.warning("could not publish incident change: %s", exc)
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import secrets
 import time
 from datetime import timedelta
+from types import SimpleNamespace
 
-from sqlalchemy import or_, update
+from sqlalchemy import bindparam, or_, update
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, select
 
@@ -59,6 +61,36 @@ def find_by_token(db: Session, token: str) -> Integration | None:
     if row is None or not security.digests_match(row.token_digest, token):
         return None
     return row
+
+
+def _select_for_ingest():
+    from opsknight.engine.ingest import SERVICE_FIELDS, SERVICES
+
+    table = Integration.__table__
+    return (core_select(table, *[SERVICES.c[k].label(f"service__{k}") for k in SERVICE_FIELDS])
+            .join_from(table, SERVICES, SERVICES.c.id == table.c.service_id)
+            .where(table.c.token_digest == bindparam("digest")))
+
+
+def find_for_ingest(db: Session, token: str) -> tuple[SimpleNamespace, SimpleNamespace] | None:
+    """The webhook hot path's lookup: the token's integration and what ingest reads of its service, in one
+    query. Plain attribute bags (not ORM rows): see `engine.ingest` for why."""
+    if not token or len(token) > 256 or not token.isascii():
+        return None
+    row = db.connection().execute(_SELECT_FOR_INGEST, {"digest": security.token_digest(token)}).first()
+    if row is None or not security.digests_match(row.token_digest, token):
+        return None
+    values = dict(row._mapping)
+    service = {k.removeprefix("service__"): values.pop(k) for k in list(values) if k.startswith("service__")}
+    return SimpleNamespace(**values), SimpleNamespace(**service)
+
+
+_SELECT_FOR_INGEST = _select_for_ingest()
+
+
+def record_ping(db: Session, integration_id: int, now) -> None:
+    db.connection().execute(update(Integration.__table__).where(Integration.__table__.c.id == integration_id)
+                            .values(last_heartbeat_at=now))
 
 
 _TOUCH_EVERY_SECONDS = 60.0

@@ -17,7 +17,6 @@ from sqlmodel import select
 
 from opsknight.api.deps import Reader, Responder, RowId
 from opsknight.api.errors import ApiError, ErrorShapedRoute
-from opsknight import broker
 from opsknight.db import session_scope
 from opsknight.engine import actions, clock
 from opsknight.engine.ingest import Origin, ingest
@@ -88,8 +87,7 @@ def create_incident(body: CreateIncidentBody, principal: Responder) -> dict:
         raw = json.dumps(body.model_dump()).encode()
         batch = ingest(db, Origin(service_id=body.service_id, source_type=VIA), [alert], raw, clock.now())
         incident_id = batch.results[0].incident_id
-    enqueue_new_outbox(batch.outbox_ids)  # durable already; the reconciler repairs a failure here
-    broker.publish_incidents_changed(batch.changed_incident_ids)
+    enqueue_new_outbox(batch.outbox_ids, batch.changed_incident_ids)  # durable already: the reconciler repairs
     with session_scope() as db:
         return _incident_json(*_load(db, incident_id))
 

@@ -45,10 +45,6 @@ def _alert(integration: Integration, action: Action, summary: str) -> Normalized
                            details={"interval_seconds": integration.heartbeat_interval_seconds})
 
 
-def record_ping(integration: Integration, now: datetime) -> None:
-    integration.last_heartbeat_at = now
-
-
 def ping_alert(integration: Integration) -> NormalizedAlert:
     """What a ping means: resolve the missed-heartbeat incident if one is open (a no-op otherwise)."""
     return _alert(integration, Action.RESOLVE, f"Heartbeat received: {integration.name}")

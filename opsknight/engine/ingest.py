@@ -10,6 +10,10 @@ query for the open incidents of all its keys, one batched insert per table. Conc
 (Alertmanager HA pairs send them by design) are settled by the database: inserting a second open incident
 with the same key violates `uq_incidents_open_dedup`, the savepoint rolls back, and the batch is applied again
 against the incidents that won. The caller commits; only then may it answer 2xx and enqueue jobs.
+
+This is the webhook hot path, so it speaks SQLAlchemy Core on the session's connection (same transaction):
+rows are plain attribute bags, changes to open incidents are written back with one UPDATE per batch. The ORM
+costs several times more Python per statement, and Python, not PostgreSQL, is what limits ingest here.
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ from types import SimpleNamespace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, literal_column
+from sqlalchemy import bindparam, func, insert, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from opsknight.engine.normalize import Action, NormalizedAlert, severity_to_urgency
 from opsknight.engine.normalize.common import storable_json
@@ -32,6 +36,36 @@ from opsknight.models import (
 )
 
 OPEN_INCIDENT = literal_column("incidents.status") != literal_column("'resolved'")
+INCIDENTS, SERVICES = Incident.__table__, Service.__table__
+# What `_apply` may change on an open incident: written back in one UPDATE per batch.
+MUTABLE = ("status", "alert_count", "updated_at", "last_alert_at", "acknowledged_at", "acknowledged_via",
+           "resolved_at", "resolved_by_source", "next_escalation_at", "snoozed_until")
+LOADED = ("id", "number", "dedup_key", "escalation_policy_snapshot", *MUTABLE)
+# What ingest reads of a service (see `service_for_ingest`).
+SERVICE_FIELDS = ("id", "default_urgency", "urgency_from_severity", "maintenance_start", "maintenance_until",
+                  "escalation_policy_id")
+ALERTS, TIMELINE, OUTBOX = Alert.__table__, TimelineEvent.__table__, OutboxJob.__table__
+
+# The statements, built once: building a statement costs more Python than executing a cached one.
+SELECT_SERVICE = select(*[SERVICES.c[k] for k in SERVICE_FIELDS]).where(SERVICES.c.id == bindparam("service_id"))
+SELECT_OPEN = (
+    select(*[INCIDENTS.c[k] for k in LOADED])
+    # The predicate is a literal, not a bind parameter, so PostgreSQL can match it to the partial unique index
+    # uq_incidents_open_dedup even in the generic plan of a prepared statement (psycopg prepares repeated
+    # queries); with a parameter it scans every incident ever stored.
+    .where(INCIDENTS.c.service_id == bindparam("service_id"),
+           INCIDENTS.c.dedup_key.in_(bindparam("keys", expanding=True)), OPEN_INCIDENT)
+    .order_by(INCIDENTS.c.id)
+    .with_for_update())
+UPDATE_KNOWN = (update(INCIDENTS).where(INCIDENTS.c.id == bindparam("key_id"))
+                .values({k: bindparam(f"new_{k}") for k in MUTABLE}))
+INSERT_INCIDENTS = insert(INCIDENTS).returning(INCIDENTS.c.id, INCIDENTS.c.number, sort_by_parameter_order=True)
+# PostgreSQL numbers new incidents from a sequence inside the INSERT itself (one statement less per batch).
+INSERT_NUMBERED_INCIDENTS = (insert(INCIDENTS).values(number=func.nextval("incident_number_seq"))
+                             .returning(INCIDENTS.c.id, INCIDENTS.c.number, sort_by_parameter_order=True))
+INSERT_ALERTS = insert(ALERTS).returning(ALERTS.c.id, sort_by_parameter_order=True)
+INSERT_TIMELINE = insert(TIMELINE)
+INSERT_OUTBOX = insert(OUTBOX).returning(OUTBOX.c.id, sort_by_parameter_order=True)
 RAW_CAP_BYTES = 16 * 1024  # raw payload kept per request; larger bodies keep their head only
 PROCESS_INCIDENT = "process_incident"
 
@@ -91,18 +125,22 @@ def _urgency(service: Service, alert: NormalizedAlert) -> str:
     return service.default_urgency or Urgency.HIGH
 
 
-def open_incidents(db: Session, service_id: int, dedup_keys: list[str]) -> dict[str, Incident]:
-    """The service's open incidents for these keys, row-locked, by key."""
-    rows = db.exec(
-        select(Incident)
-        # The predicate is a literal, not a bind parameter, so PostgreSQL can match it to the partial unique
-        # index uq_incidents_open_dedup even in the generic plan of a prepared statement (psycopg prepares
-        # repeated queries); with a parameter it scans every incident ever stored.
-        .where(Incident.service_id == service_id, Incident.dedup_key.in_(dedup_keys), OPEN_INCIDENT)
-        .order_by(Incident.id)
-        .with_for_update()
-    ).all()
-    return {row.dedup_key: row for row in rows}
+def service_for_ingest(db: Session, service_id: int) -> SimpleNamespace:
+    return SimpleNamespace(**db.connection().execute(SELECT_SERVICE, {"service_id": service_id}).one()._mapping)
+
+
+def open_incidents(db: Session, service_id: int, dedup_keys: list[str]) -> dict[str, SimpleNamespace]:
+    """The service's open incidents for these keys, row-locked, by key (marked `known`)."""
+    rows = db.connection().execute(SELECT_OPEN, {"service_id": service_id, "keys": dedup_keys}).all()
+    return {row.dedup_key: SimpleNamespace(**row._mapping, known=True) for row in rows}
+
+
+def _update_known(db: Session, applied: list) -> None:
+    """Write back what the batch changed on incidents that were already open."""
+    touched = {incident.id: incident for incident, *_ in applied if getattr(incident, "known", False)}
+    if touched:
+        db.connection().execute(UPDATE_KNOWN, [{"key_id": i.id, **{f"new_{k}": getattr(i, k) for k in MUTABLE}}
+                                               for i in touched.values()])
 
 
 def _new_record(service: Service, alert: NormalizedAlert, now: datetime) -> SimpleNamespace:
@@ -121,15 +159,19 @@ def _insert_new(db: Session, created: dict[str, SimpleNamespace]) -> None:
         return
     # Key order, so two batches racing on the same keys wait for each other instead of deadlocking.
     records = [created[key] for key in sorted(created)]
-    for record, number in zip(records, next_incident_numbers(db, len(records))):
-        record.number = number
-    rows = [{k: v for k, v in vars(r).items() if k != "id"} for r in records]
-    inserted = db.execute(insert(Incident).returning(Incident.id, sort_by_parameter_order=True), rows).all()
-    for record, (incident_id,) in zip(records, inserted):
-        record.id = incident_id
+    conn = db.connection()
+    if conn.dialect.name == "postgresql":
+        statement, rows = INSERT_NUMBERED_INCIDENTS, [
+            {k: v for k, v in vars(r).items() if k not in ("id", "number")} for r in records]
+    else:  # SQLite: max + 1 is safe, it lets one writer in at a time
+        for record, number in zip(records, next_incident_numbers(db, len(records))):
+            record.number = number
+        statement, rows = INSERT_INCIDENTS, [{k: v for k, v in vars(r).items() if k != "id"} for r in records]
+    for record, (incident_id, number) in zip(records, conn.execute(statement, rows).all()):
+        record.id, record.number = incident_id, number
 
 
-def _apply(incident: Incident | SimpleNamespace, alert: NormalizedAlert, source: str, is_new: bool, now: datetime) -> tuple[str, str, str]:
+def _apply(incident: SimpleNamespace, alert: NormalizedAlert, source: str, is_new: bool, now: datetime) -> tuple[str, str, str]:
     """Apply one alert to an incident in memory. Returns (outcome, timeline kind, timeline message)."""
     incident.alert_count += 1
     incident.last_alert_at = incident.updated_at = now
@@ -163,15 +205,16 @@ def _split_point(alerts: list[NormalizedAlert]) -> int | None:
 
 
 def ingest(db: Session, integration: Integration | Origin, alerts: list[NormalizedAlert], raw_body: bytes,
-           now: datetime) -> IngestBatch:
-    """Apply `alerts` from `integration` (or an `Origin`) inside the caller's transaction. The caller commits."""
+           now: datetime, service: Any = None) -> IngestBatch:
+    """Apply `alerts` from `integration` (or an `Origin`) inside the caller's transaction. The caller commits.
+    `service`: the integration's service as `service_for_ingest` reads it, when the caller has it already."""
+    service = service or service_for_ingest(db, integration.service_id)
     split = _split_point(alerts)
     if split:
-        first = ingest(db, integration, alerts[:split], raw_body, now)
-        rest = ingest(db, integration, alerts[split:], raw_body, now)
+        first = ingest(db, integration, alerts[:split], raw_body, now, service)
+        rest = ingest(db, integration, alerts[split:], raw_body, now, service)
         return IngestBatch(first.results + rest.results, first.outbox_ids + rest.outbox_ids)
 
-    service = db.get(Service, integration.service_id)
     source = integration.source_type
     keys = list(dict.fromkeys(a.dedup_key for a in alerts))
     for _attempt in range(5):
@@ -182,9 +225,10 @@ def ingest(db: Session, integration: Integration | Origin, alerts: list[Normaliz
                 known = open_incidents(db, service.id, keys) if keys else {}
                 batch, applied, created = _plan(service, source, alerts, known, now)
                 _insert_new(db, created)
+                _update_known(db, applied)
             break
         except IntegrityError:
-            db.expire_all()
+            pass  # the plan lives in fresh attribute bags: nothing to undo but the savepoint
     else:  # five lost races in a row: let the caller answer 503 and the sender retry
         raise IntegrityError("ingest", {}, Exception("dedup race not settled"))
     for result in batch.results:
@@ -194,7 +238,8 @@ def ingest(db: Session, integration: Integration | Origin, alerts: list[Normaliz
 
     # The request's raw body is kept once, on its first alert; the others (and every timeline event) point there.
     raw = capped_raw(raw_body)
-    alert_ids = db.execute(insert(Alert).returning(Alert.id, sort_by_parameter_order=True), [
+    conn = db.connection()
+    alert_ids = conn.execute(INSERT_ALERTS, [
         {"incident_id": incident.id, "integration_id": integration.id, "source": source, "action": str(alert.action),
          "dedup_key": alert.dedup_key, "summary": alert.summary[:1024], "severity": alert.severity,
          "payload": alert.to_dict(), "raw": raw if index == 0 else None, "received_at": now}
@@ -215,17 +260,16 @@ def ingest(db: Session, integration: Integration | Origin, alerts: list[Normaliz
     outbox = [{"kind": PROCESS_INCIDENT, "incident_id": incident_id, "payload": {"incident_id": incident_id},
                "created_at": now, "available_at": now, "attempts": 0} for incident_id in sorted(to_process)]
     if timeline:
-        db.execute(insert(TimelineEvent), timeline)
+        conn.execute(INSERT_TIMELINE, timeline)
     if outbox:
-        batch.outbox_ids = list(db.execute(
-            insert(OutboxJob).returning(OutboxJob.id, sort_by_parameter_order=True), outbox).scalars().all())
+        batch.outbox_ids = list(conn.execute(INSERT_OUTBOX, outbox).scalars().all())
     return batch
 
 
 def _never_paged(incident, alert: NormalizedAlert, service: Service) -> bool:
     """A trigger for an open incident that was never processed for paging — opened during maintenance, or
     before its service had a policy: it still needs someone woken up, so it gets processed now."""
-    return (isinstance(incident, Incident) and alert.action == Action.TRIGGER
+    return (getattr(incident, "known", False) and alert.action == Action.TRIGGER
             and incident.status == IncidentStatus.TRIGGERED and not incident.escalation_policy_snapshot
             and service.escalation_policy_id is not None)
 
@@ -235,9 +279,10 @@ def _event(incident_id: int, kind: str, now: datetime, source: str, message: str
             "data": data, "actor_user_id": None}
 
 
-def _plan(service: Service, source: str, alerts: list[NormalizedAlert], known: dict[str, Incident],
+def _plan(service, source: str, alerts: list[NormalizedAlert], known: dict[str, SimpleNamespace],
           now: datetime) -> tuple[IngestBatch, list, dict[str, SimpleNamespace]]:
-    """Apply the alerts in memory: to the locked open incidents (ORM rows, updated at commit) or to new ones."""
+    """Apply the alerts in memory: to the locked open incidents (written back by `_update_known`) or to new
+    ones."""
     batch, applied, created = IngestBatch(), [], {}
     for alert in alerts:
         incident = known.get(alert.dedup_key) or created.get(alert.dedup_key)

@@ -81,15 +81,22 @@ def enqueue_outbox(outbox_id: int) -> bool:
     return _enqueue(outbox_job_id(outbox_id), process_outbox, outbox_id)
 
 
-def enqueue_new_outbox(outbox_ids: list[int]) -> bool:
-    """Queue the jobs of rows just committed (no job can exist for them yet) in one Redis round trip: the
-    webhook's fast path. False when Redis is unreachable; the reconciler picks the rows up."""
-    if not outbox_ids:
+def enqueue_new_outbox(outbox_ids: list[int], changed_incident_ids: list[int] = ()) -> bool:
+    """Queue the jobs of rows just committed (no job can exist for them yet) and tell live dashboards which
+    incidents changed, in one Redis round trip: the webhook's fast path. False when Redis is unreachable; the
+    reconciler picks the rows up (and dashboards resync on their own)."""
+    if not outbox_ids and not changed_incident_ids:
         return True
     queue = broker.queue("urgent")
     try:
-        queue.enqueue_many([queue.prepare_data(process_outbox, (i,), job_id=outbox_job_id(i), result_ttl=600,
-                                               failure_ttl=86400, timeout=60) for i in outbox_ids])
+        with queue.connection.pipeline() as pipe:
+            if outbox_ids:
+                queue.enqueue_many([queue.prepare_data(process_outbox, (i,), job_id=outbox_job_id(i), result_ttl=600,
+                                                       failure_ttl=86400, timeout=60) for i in outbox_ids],
+                                   pipeline=pipe)
+            if changed_incident_ids:
+                broker.publish_incidents_changed(changed_incident_ids, pipe)
+            pipe.execute()
         return True
     except redis.RedisError as exc:
         log.warning("enqueue of %d outbox rows failed (the reconciler will retry): %s", len(outbox_ids), exc)
@@ -101,9 +108,7 @@ def reconcile(limit: int = 500) -> int:
     try:  # each phase on its own: a failure here must not stop the sweep of lost pages below
         with session_scope() as db:
             missed = heartbeats.check_overdue(db, clock.now())
-        if missed.changed_incident_ids:
-            broker.publish_incidents_changed(missed.changed_incident_ids)
-        enqueue_new_outbox(missed.outbox_ids)
+        enqueue_new_outbox(missed.outbox_ids, missed.changed_incident_ids)
     except Exception:
         log.exception("heartbeat check failed")
 

@@ -24,7 +24,7 @@ from prometheus_client import Counter, Histogram
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from opsknight import broker, integrations
+from opsknight import integrations
 from opsknight.config import settings
 from opsknight.db import session_scope
 from opsknight.engine import clock
@@ -145,12 +145,14 @@ def signature_ok(integration: Integration, headers: dict[str, str], body: bytes)
     return False
 
 
-def authenticate(db, token: str | None, source_types: set[str], headers: dict[str, str], body: bytes) -> Integration:
+def authenticate(db, token: str | None, source_types: set[str], headers: dict[str, str], body: bytes):
+    """The token's (integration, service) — attribute bags, see `integrations.find_for_ingest` — or a 4xx."""
     if not token:
         raise WebhookError(401, "missing_token", "Send the integration token as 'Authorization: Bearer <token>'")
-    integration = integrations.find_by_token(db, token)
-    if integration is None:
+    found = integrations.find_for_ingest(db, token)
+    if found is None:
         raise WebhookError(401, "invalid_token", "Unknown integration token")
+    integration, service = found
     if not integration.enabled:
         raise WebhookError(403, "integration_disabled", "This integration is disabled")
     if integration.source_type not in source_types:
@@ -159,7 +161,7 @@ def authenticate(db, token: str | None, source_types: set[str], headers: dict[st
     if not signature_ok(integration, headers, body):
         raise WebhookError(401, "bad_signature",
                            f"Missing or wrong signature: send {SIGNATURE_HEADER}: sha256=<HMAC-SHA256 of the body>")
-    return integration
+    return integration, service
 
 
 @dataclass
@@ -171,20 +173,21 @@ class Accepted:
 
 def accept(
     token: str | None, source_types: set[str], headers: dict[str, str], body: bytes,
-    normalize: Callable[[Integration], list[NormalizedAlert]], check: Callable[[Integration], None] | None = None,
+    normalize: Callable[[Any], list[NormalizedAlert]], check: Callable[[Any, Any], None] | None = None,
 ) -> Accepted:
     """Authenticate, normalize and ingest in one transaction; commit; then enqueue (best effort).
 
     Raises WebhookError (4xx for the client's mistakes, 503 when the database cannot take the alert).
-    `normalize` may raise WebhookError(400); `check` runs after authentication (e.g. rate limits).
+    `normalize(integration)` may raise WebhookError(400); `check(db, integration)` runs after authentication
+    (e.g. rate limits).
     """
     try:
         with session_scope() as db:
-            integration = authenticate(db, token, source_types, headers, body)
+            integration, service = authenticate(db, token, source_types, headers, body)
             if check is not None:
-                check(integration)
+                check(db, integration)
             alerts = normalize(integration)
-            batch = ingest(db, integration, alerts, body, clock.now())
+            batch = ingest(db, integration, alerts, body, clock.now(), service)
             accepted = Accepted(integration.id, integration.source_type, batch)
     except IntegrityError:  # ingest retries dedup races itself; still losing them means "come back shortly"
         raise unavailable("Could not store the alert; retry") from None
@@ -207,10 +210,7 @@ def database_unavailable(exc: Exception) -> WebhookError:
 
 def after_commit(accepted: Accepted) -> None:
     """Durable already; now the fast path. Any failure here is repaired by the reconciler."""
-    enqueue_new_outbox(accepted.batch.outbox_ids)
-    changed = accepted.batch.changed_incident_ids
-    if changed:
-        broker.publish_incidents_changed(changed)
+    enqueue_new_outbox(accepted.batch.outbox_ids, accepted.batch.changed_incident_ids)
     for result in accepted.batch.results:
         ALERTS.labels(accepted.source, result.outcome).inc()
     integrations.touch_last_used(accepted.integration_id)

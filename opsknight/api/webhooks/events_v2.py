@@ -19,7 +19,6 @@ from opsknight.api.webhooks import common
 from opsknight.config import settings
 from opsknight.engine import clock
 from opsknight.engine.normalize import PayloadError, events_v2
-from opsknight.models import Integration
 
 router = APIRouter(tags=["webhooks"])
 SOURCE = "events_v2"
@@ -33,7 +32,7 @@ def _pd_error(exc: common.WebhookError) -> JSONResponse:
     return JSONResponse(body, status_code=exc.status, headers=exc.headers)
 
 
-def check_rate(integration: Integration) -> None:
+def check_rate(db, integration) -> None:
     """Fixed one-minute window per integration, counted in Redis. Redis down: let the event through."""
     limit = settings().enqueue_rate_per_minute
     seconds = int(clock.now().timestamp())

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from opsknight import integrations
 from opsknight.api.webhooks import common
 from opsknight.engine import clock, heartbeats
 from opsknight.models import SourceType
@@ -18,10 +19,10 @@ SOURCE = "heartbeat"
 
 
 def _ping(integration_id: int, token: str | None, headers: dict[str, str], body: bytes) -> common.Accepted:
-    def check(integration) -> None:
+    def check(db, integration) -> None:
         if integration.id != integration_id:
             raise common.WebhookError(403, "wrong_endpoint", "This token belongs to another heartbeat")
-        heartbeats.record_ping(integration, clock.now())
+        integrations.record_ping(db, integration.id, clock.now())
 
     return common.accept(token, {SourceType.HEARTBEAT}, headers, body,
                          lambda integration: [heartbeats.ping_alert(integration)], check)
