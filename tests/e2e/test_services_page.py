@@ -1,0 +1,86 @@
+"""An admin manages services in the browser: create (with validation errors shown), add a Prometheus integration
+and see its token and Alertmanager snippet once, rotate it, and delete — refused while an incident is open."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+
+ALERTMANAGER = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "alertmanager-firing.json").read_text())
+
+
+def _sign_in_at(page, path: str) -> None:
+    page.goto(path)
+    page.fill("#email", ADMIN_EMAIL)
+    page.fill("#password", ADMIN_PASSWORD)
+    page.click("#sign-in")
+
+
+def _create_service(page, name: str) -> None:
+    page.fill("#new-name", name)
+    page.click("#service-create")
+
+
+def _post_alert(page, token: str) -> int:
+    return page.request.post("/api/webhooks/prometheus", data=json.dumps(ALERTMANAGER),
+                             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"}).status
+
+
+def test_admin_creates_a_service_adds_an_integration_rotates_and_deletes(page):
+    _sign_in_at(page, "/services")
+    expect(page.locator("#page-title")).to_have_text("Services")
+
+    _create_service(page, "   ")
+    expect(page.locator("#service-form-error")).to_contain_text("name")
+
+    _create_service(page, "Checkout")
+    expect(page).to_have_url(re.compile(r"/services/\d+/?$"))
+    expect(page.locator("#page-title")).to_have_text("Checkout")
+
+    # A Prometheus integration (the default source): the token and the Alertmanager snippet, shown once.
+    page.click("#integration-create")
+    token = page.locator("#integration-token").inner_text()
+    assert token.startswith("okt_") and len(token) == 32
+    snippet = page.locator("#integration-snippet")
+    expect(snippet).to_contain_text("webhook_configs:")
+    expect(snippet).to_contain_text(f"credentials: {token}")
+    expect(snippet).to_contain_text("/api/webhooks/prometheus")
+    page.click("#reveal-done")
+    expect(page.locator("#integration-token")).to_have_count(0)
+    expect(page.locator("#integrations-table")).to_contain_text(token[:12])
+    assert _post_alert(page, token) == 202
+
+    # Rotate: a new token is shown; the old one stops working.
+    page.locator("#integrations-table").get_by_role("button", name="Rotate token").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Rotate token").click()
+    new_token = page.locator("#integration-token").inner_text()
+    assert new_token.startswith("okt_") and new_token != token
+    expect(page.locator("#integration-snippet")).to_contain_text(new_token)
+    page.click("#reveal-done")
+    assert _post_alert(page, token) == 401
+    assert _post_alert(page, new_token) == 202
+
+    # Back on the list: the incident is counted, a duplicate name is refused, and delete is refused while open.
+    page.get_by_role("link", name="Services").first.click()
+    row = page.locator("#services-table tr", has_text="Checkout")
+    expect(row).to_contain_text("Active")
+    _create_service(page, "checkout")
+    expect(page.locator("#service-form-error")).to_contain_text("exists already")
+    row.get_by_role("button", name="Delete").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Delete").click()
+    expect(page.locator("#service-delete-error")).to_contain_text("open incident")
+    expect(row).to_be_visible()
+
+    # A service without incidents is deleted, from its own page.
+    _create_service(page, "Scratch")
+    expect(page.locator("#page-title")).to_have_text("Scratch")
+    page.click("#delete-service")
+    page.click("#delete-service-confirm")
+    expect(page).to_have_url(re.compile(r"/services/?$"))
+    expect(page.locator("#services-table")).to_contain_text("Checkout")
+    expect(page.locator("#services-table")).not_to_contain_text("Scratch")
