@@ -14,11 +14,12 @@ from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 ALERTMANAGER = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "alertmanager-firing.json").read_text())
 
 
-def _sign_in_at(page, path: str) -> None:
-    page.goto(path)
+def _sign_in(page) -> None:
+    page.goto("/login")
     page.fill("#email", ADMIN_EMAIL)
     page.fill("#password", ADMIN_PASSWORD)
     page.click("#sign-in")
+    expect(page.locator("#signed-in-name")).to_be_visible()
 
 
 def _create_service(page, name: str) -> None:
@@ -32,7 +33,8 @@ def _post_alert(page, token: str) -> int:
 
 
 def test_admin_creates_a_service_adds_an_integration_rotates_and_deletes(page):
-    _sign_in_at(page, "/services")
+    _sign_in(page)
+    page.get_by_role("link", name="Services").click()
     expect(page.locator("#page-title")).to_have_text("Services")
 
     _create_service(page, "   ")
