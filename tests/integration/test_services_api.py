@@ -271,6 +271,22 @@ def test_alertmanager_snippet_is_valid_config_that_the_webhook_accepts(client, a
     assert count(Incident) == 1  # group_key: one incident for the group
 
 
+def test_grafana_and_datadog_snippets_name_the_url_and_header_the_webhook_accepts(client, admin):
+    service = _create(client, admin)
+    grafana = _integration(client, admin, service["id"], "grafana")
+    assert "authorization_scheme: Bearer" in grafana["snippet"]
+    assert f"authorization_credentials: {grafana['token']}" in grafana["snippet"]
+    assert client.post(urlsplit(grafana["endpoint"]).path, json=fixture("grafana-alerting.json"),
+                       headers={"Authorization": f"Bearer {grafana['token']}"}).status_code == 202
+
+    datadog = _integration(client, admin, service["id"], "datadog")
+    lines = datadog["snippet"].splitlines()
+    url = next(line.split("URL:", 1)[1].strip() for line in lines if line.strip().startswith("URL:"))
+    headers = json.loads(next(line.split("Custom Headers:", 1)[1] for line in lines if "Custom Headers:" in line))
+    assert url == datadog["endpoint"] and '"alert_cycle_key": "$ALERT_CYCLE_KEY"' in datadog["snippet"]
+    assert client.post(urlsplit(url).path, json=fixture("datadog-recommended.json"), headers=headers).status_code == 202
+
+
 def test_events_v2_and_heartbeat_snippets(client, admin):
     service = _create(client, admin)
     events = _integration(client, admin, service["id"], "events_v2")
