@@ -86,3 +86,68 @@ def test_admin_creates_a_service_adds_an_integration_rotates_and_deletes(page):
     expect(page).to_have_url(re.compile(r"/services/?$"))
     expect(page.locator("#services-table")).to_contain_text("Checkout")
     expect(page.locator("#services-table")).not_to_contain_text("Scratch")
+
+
+def test_admin_edits_settings_maintenance_and_integration_options(page):
+    _sign_in(page)
+    page.goto("/services")
+    _create_service(page, "Search")
+    expect(page.locator("#page-title")).to_have_text("Search")
+
+    # Edit dialog: a validation error is shown in the dialog, then a good save updates the page.
+    page.click("#edit-service")
+    page.fill("#edit-name", "")
+    page.click("#service-edit-save")
+    expect(page.locator("#service-edit-error")).to_contain_text("name")
+    page.fill("#edit-name", "Search API")
+    page.select_option("#edit-urgency", "low")
+    page.uncheck("#edit-from-severity")
+    page.click("#service-edit-save")
+    expect(page.locator("#page-title")).to_have_text("Search API")
+    expect(page.get_by_text("always low")).to_be_visible()
+
+    # Maintenance: start now, end it; a window that ends before it starts is refused with the reason.
+    page.click("#start-maintenance")
+    expect(page.locator("#maintenance-status")).to_contain_text("In maintenance")
+    page.click("#end-maintenance")
+    expect(page.locator("#maintenance-status")).to_contain_text("No maintenance window")
+    page.fill("#maintenance-start", "2031-01-02T10:00")
+    page.fill("#maintenance-until", "2031-01-01T10:00")
+    page.click("#schedule-maintenance")
+    expect(page.locator("#maintenance-error")).to_contain_text("after the start")
+    page.fill("#maintenance-until", "2031-01-02T12:00")
+    page.click("#schedule-maintenance")
+    expect(page.locator("#maintenance-status")).to_contain_text("Scheduled")
+
+    # A heartbeat needs an interval; with one, its ping URL is shown once.
+    page.select_option("#integration-source", "heartbeat")
+    page.click("#integration-create")
+    expect(page.locator("#integration-error")).to_contain_text("interval")
+    page.fill("#integration-interval", "300")
+    page.click("#integration-create")
+    expect(page.locator("#integration-snippet")).to_contain_text("/api/webhooks/heartbeat/")
+    page.click("#reveal-done")
+    table = page.locator("#integrations-table")
+    expect(table).to_contain_text("every 300 s")
+
+    # Rename it, disable and enable it, require an HMAC signature (its secret is shown once), then remove it.
+    table.get_by_role("button", name="Edit").click()
+    page.fill("#integration-edit-name", "Nightly backup")
+    page.fill("#integration-edit-interval", "900")
+    page.click("#integration-edit-save")
+    expect(table).to_contain_text("Nightly backup")
+    expect(table).to_contain_text("every 900 s")
+    table.get_by_role("button", name="Disable").click()
+    expect(table).to_contain_text("Disabled")
+    table.get_by_role("button", name="Enable").click()
+    expect(table).to_contain_text("Enabled")
+    table.get_by_role("button", name="Require HMAC").click()
+    expect(page.locator("#integration-hmac-secret")).to_have_text(re.compile(r"^[0-9a-f]{64}$"))
+    page.click("#reveal-done")
+    expect(table).to_contain_text("HMAC")
+    table.get_by_role("button", name="Remove HMAC").click()
+    expect(table.get_by_role("button", name="Require HMAC")).to_be_visible()
+
+    table.get_by_role("button", name="Delete integration").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Delete integration").click()
+    expect(page.get_by_text("No integrations yet")).to_be_visible()
