@@ -7,6 +7,8 @@ from opsknight.api import create_api
 from opsknight.lifespan import app_lifespan
 from opsknight.pages.incidents import IncidentsState, incidents_page
 from opsknight.pages.login import login_page
+from opsknight.pages.service_detail import ServiceDetailState, service_detail_page
+from opsknight.pages.services import ServicesState, services_page
 from opsknight.state.auth import AuthState
 from opsknight.state.login import LoginState
 
@@ -15,3 +17,7 @@ app.register_lifespan_task(app_lifespan)
 app.add_page(login_page, route=routes.LOGIN, title="Sign in · OpsKnight", on_load=LoginState.redirect_if_signed_in)
 app.add_page(incidents_page, route=routes.HOME, title="Incidents · OpsKnight",
              on_load=[AuthState.require_login, IncidentsState.load])
+app.add_page(services_page, route="/services", title="Services · OpsKnight",
+             on_load=[AuthState.require_login, ServicesState.load])
+app.add_page(service_detail_page, route="/services/[service_id]", title="Service · OpsKnight",
+             on_load=[AuthState.require_login, ServiceDetailState.load])

@@ -19,7 +19,7 @@ class NavItem:
 NAV = (
     NavItem("Incidents", HOME, "siren", True),
     NavItem("On call", "/oncall", "phone-call", False),
-    NavItem("Services", "/services", "server", False),
+    NavItem("Services", "/services", "server", True),
     NavItem("Escalation policies", "/escalation-policies", "list-ordered", False),
     NavItem("Schedules", "/schedules", "calendar-days", False),
     NavItem("Users & teams", "/users", "users", False),

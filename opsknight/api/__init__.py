@@ -10,7 +10,7 @@ from opsknight import __version__
 
 
 def create_api() -> FastAPI:
-    from opsknight.api import callbacks, health, incidents, schedules, webhooks
+    from opsknight.api import callbacks, health, incidents, schedules, services, webhooks
 
     api = FastAPI(
         title="OpsKnight API",
@@ -25,6 +25,7 @@ def create_api() -> FastAPI:
     api.include_router(callbacks.router)
     api.include_router(schedules.router)
     api.include_router(incidents.router)
+    api.include_router(services.router)
 
     @api.exception_handler(StarletteHTTPException)
     async def shaped_outside_routes(request: Request, exc: StarletteHTTPException):
