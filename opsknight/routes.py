@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote
 
 LOGIN = "/login"
 HOME = "/"
@@ -26,6 +27,11 @@ NAV = (
     NavItem("Audit log", "/audit", "scroll-text", False),
     NavItem("My profile", "/profile", "circle-user", False),
 )
+
+
+def login_url(next_path: str | None) -> str:
+    """The sign-in page, coming back to `next_path` afterwards."""
+    return f"{LOGIN}?next={quote(next_path or HOME)}"
 
 
 def safe_next(target: str | None) -> str:

@@ -7,7 +7,6 @@ re-checks the token against the database, so a revoked session or a disabled use
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import quote
 
 import reflex as rx
 
@@ -63,8 +62,7 @@ class AuthState(rx.State):
         if principal is None:
             self._clear()
             self.session_token = ""
-            here = self.router.url.path or routes.HOME
-            return rx.redirect(f"{routes.LOGIN}?next={quote(here)}", replace=True)
+            return rx.redirect(routes.login_url(self.router.url.path), replace=True)
         self.user_name, self.user_email, self.user_role = principal.name, principal.email, principal.role
 
     @rx.event

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 from contextvars import ContextVar
 
 import reflex as rx
 
+from opsknight import routes
 from opsknight.accounts import Principal
 from opsknight.permissions import Permission, allowed
 
@@ -31,14 +33,16 @@ def actor() -> Principal:
     return principal
 
 
-# What a refused event returns: back to the login page when signed out, else an error toast. Built once, so
-# the authorization matrix test can recognise a refusal by identity.
-DENIED_SIGNED_OUT = rx.redirect("/login", replace=True)
-DENIED_FORBIDDEN = rx.toast.error(DENIED_MESSAGE)
+log = logging.getLogger(__name__)
 
 
-def denied(principal: Principal | None):
-    return DENIED_SIGNED_OUT if principal is None else DENIED_FORBIDDEN
+def denied(state, handler_name: str, principal: Principal | None):
+    """Refuse an event: logged (who tried what), then back to sign-in when signed out, else an error toast."""
+    who = principal.email if principal else "a signed-out visitor"
+    log.warning("refused %s.%s to %s", type(state).__name__, handler_name, who)
+    if principal is None:
+        return rx.redirect(routes.login_url(state.router.url.path), replace=True)
+    return rx.toast.error(DENIED_MESSAGE)
 
 
 def guarded(permission: Permission):
@@ -51,7 +55,7 @@ def guarded(permission: Permission):
             async def handler(self, *args, **kwargs):
                 principal = await self._principal()
                 if not allowed(principal, permission):
-                    yield denied(principal)
+                    yield denied(self, fn.__name__, principal)
                     return
                 token = _ACTOR.set(principal)
                 try:
@@ -65,7 +69,7 @@ def guarded(permission: Permission):
             async def handler(self, *args, **kwargs):
                 principal = await self._principal()
                 if not allowed(principal, permission):
-                    return denied(principal)
+                    return denied(self, fn.__name__, principal)
                 token = _ACTOR.set(principal)
                 try:
                     return await fn(self, *args, **kwargs)
