@@ -11,8 +11,9 @@ What it does, against a throw-away PostgreSQL database and Redis database 14 (bo
    alerts), and PagerDuty Events v2 triggers. Reports alerts/s, requests/s, latency percentiles, errors by status.
 3. Durability: a 2xx means "committed" (the ingest transaction commits before the answer), so after each level
    the alerts and incidents in PostgreSQL must match what the 2xx answers acknowledged (`durable_ok`).
-4. Open loop: Events v2 at a fixed 500 alerts/s, sent on schedule whatever the answers do (latency is counted
-   from the scheduled send time, so a slow server cannot hide its queueing), in-flight capped at 256.
+4. Open loop at a fixed 500 alerts/s, sent on schedule whatever the answers do (latency is counted from the
+   scheduled send time, so a slow server cannot hide its queueing), in-flight capped at 256 — twice: as
+   Alertmanager sends them (batches of 10: 50 requests/s) and as single Events v2 triggers (500 requests/s).
 5. pgbench: single-row INSERTs in autocommit (one commit per row, the same durability as one 2xx) with 8
    clients: the ceiling this machine's PostgreSQL and disk put on any one-commit-per-alert design.
 
@@ -129,7 +130,9 @@ async def closed_loop(base: str, scenario: str, tokens: dict, concurrency: int, 
         return stats, time.perf_counter() - t0
 
 
-async def open_loop(base: str, tokens: dict, rate: int, seconds: float) -> dict:
+async def open_loop(base: str, scenario: str, tokens: dict, alert_rate: int, seconds: float) -> dict:
+    """`alert_rate` alerts a second of `scenario` payloads (so alert_rate / batch size requests a second)."""
+    rate = alert_rate / SCENARIOS[scenario][1]
     stats, total, skipped, tasks = Stats(), int(rate * seconds), 0, set()
     limits = httpx.Limits(max_connections=OPEN_CAP, max_keepalive_connections=OPEN_CAP)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
@@ -140,18 +143,19 @@ async def open_loop(base: str, tokens: dict, rate: int, seconds: float) -> dict:
                 if len(tasks) >= OPEN_CAP:
                     skipped += 1
                     continue
-                task = asyncio.create_task(stats.send(client, make_request("events-v2", tokens), t0 + k / rate))
+                task = asyncio.create_task(stats.send(client, make_request(scenario, tokens), t0 + k / rate))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
             i = due
             await asyncio.sleep(0.001)
         await asyncio.gather(*list(tasks))
         elapsed = time.perf_counter() - t0
-    achieved = stats.acked / elapsed
-    return {"target_per_s": rate, "duration_s": seconds, "scheduled": total, "skipped_at_cap": skipped,
+    achieved = stats.acked / elapsed  # alerts
+    return {"scenario": scenario, "target_alerts_per_s": alert_rate, "duration_s": seconds, "scheduled": total, "skipped_at_cap": skipped,
             "acked": stats.acked, "achieved_per_s": round(achieved, 1), "p50_ms": pct(stats.latencies, 50),
             "p99_ms": pct(stats.latencies, 99), "statuses": dict(stats.statuses), "transport_errors": dict(stats.transport),
-            "rate_achieved": skipped == 0 and stats.acked == total and achieved >= 0.95 * rate}
+            "rate_achieved": (skipped == 0 and stats.acked == total * SCENARIOS[scenario][1]
+                              and achieved >= 0.95 * alert_rate)}
 
 
 def db_counts(engine) -> tuple[int, int]:
@@ -241,11 +245,13 @@ def run(args, db_url: str, db_name: str, workdir: Path) -> dict:
                     "durable_ok": alerts == stats.acked and incidents == stats.acked,
                     "client_cpu_pct": round(100 * cpu / elapsed)})
                 print(ROW.format(**levels[-1], errors=errors(levels[-1])), flush=True)
-        open_500 = asyncio.run(open_loop(base, tokens, OPEN_RATE, seconds))
-        print(f"\nopen loop, Events v2 at {OPEN_RATE}/s for {seconds} s: achieved {open_500['achieved_per_s']}/s, "
-              f"p50 {open_500['p50_ms']} ms, p99 {open_500['p99_ms']} ms, {open_500['skipped_at_cap']} not sent "
-              f"(in-flight cap {OPEN_CAP}), statuses {open_500['statuses']}, rate achieved: {open_500['rate_achieved']}",
-              flush=True)
+        open_500 = {}
+        for scenario in ("am-batch", "events-v2"):
+            result = open_500[scenario] = asyncio.run(open_loop(base, scenario, tokens, OPEN_RATE, seconds))
+            print(f"\nopen loop, {scenario} at {OPEN_RATE} alerts/s for {seconds} s: achieved "
+                  f"{result['achieved_per_s']} alerts/s, p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, "
+                  f"{result['skipped_at_cap']} not sent (in-flight cap {OPEN_CAP}), statuses {result['statuses']}, "
+                  f"rate achieved: {result['rate_achieved']}", flush=True)
         server["log_errors"] = sum(1 for line in log_path.read_text().splitlines() if "ERROR" in line or "Traceback" in line)
     finally:
         stop(proc)
@@ -259,7 +265,8 @@ def run(args, db_url: str, db_name: str, workdir: Path) -> dict:
             "pgbench_insert_tps": tps, "best_alerts_per_s": best, "ratio_to_pgbench": round(best / tps, 3),
             "targets": TARGETS,
             "met": {"alerts_per_s": best >= TARGETS["alerts_per_s"],
-                    "p99_ms_at_500": open_500["rate_achieved"] and (open_500["p99_ms"] or 1e9) <= TARGETS["p99_ms_at_500"]}}
+                    **{f"p99_ms_at_500_{scenario}": run["rate_achieved"] and (run["p99_ms"] or 1e9) <= TARGETS["p99_ms_at_500"]
+                       for scenario, run in open_500.items()}}}
 
 
 def main() -> None:
