@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 from opsknight import integrations
 from opsknight.accounts import Principal
 from opsknight.admin import Invalid, NotFound, audit, authorize, parse
-from opsknight.admin.services import Name
+from opsknight.admin.fields import Name
 from opsknight.admin.services import load as load_service
 from opsknight.config import settings
 from opsknight.engine import clock

@@ -8,54 +8,20 @@ service for their history (the incidents' foreign key is RESTRICT). Its integrat
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from datetime import datetime
+from typing import Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
 from opsknight.accounts import Principal
 from opsknight.admin import Conflict, Invalid, NotFound, audit, authorize, parse
+from opsknight.admin.fields import Description, Id, Instant, Name
 from opsknight.engine import clock
 from opsknight.engine.ingest import in_maintenance
 from opsknight.models import EscalationPolicy, Incident, IncidentStatus, Integration, Service, Team
 from opsknight.permissions import Permission
-
-MAX_ID = 2**31 - 1
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _storable(value: str) -> str:
-    """PostgreSQL refuses NUL characters and lone surrogates cannot be encoded: refuse them here (400, not 500)."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text") from None
-    return value
-
-
-def _one_line(value: str) -> str:
-    if _CONTROL.search(value):
-        raise ValueError("must not contain control characters or line breaks")
-    return _storable(value)
-
-
-def _plausible(value: datetime) -> datetime:
-    # Bounded before any time-zone arithmetic, which overflows near year 1 and 9999.
-    if not 2000 <= value.year <= 2999:
-        raise ValueError("must be between the years 2000 and 2999")
-    return value.astimezone(UTC)
-
-
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), AfterValidator(_one_line)]
-Description = Annotated[str, Field(max_length=5000), AfterValidator(_storable)]
-Instant = Annotated[AwareDatetime, AfterValidator(_plausible)]
-
 
 class MaintenanceWindow(BaseModel):
     """Alerts in [start, until) page nobody. Without `start` the window starts now."""

@@ -12,7 +12,8 @@ from fastapi import APIRouter, Path, Query, Response
 from opsknight.admin import integrations as integration_admin
 from opsknight.admin import services as service_admin
 from opsknight.admin.integrations import IntegrationCreate, IntegrationUpdate
-from opsknight.admin.services import MAX_ID, ServiceCreate, ServiceUpdate
+from opsknight.admin.fields import MAX_ID
+from opsknight.admin.services import ServiceCreate, ServiceUpdate
 from opsknight.api.deps import Admin, Reader
 from opsknight.api.errors import ErrorShapedRoute
 from opsknight.db import session_scope

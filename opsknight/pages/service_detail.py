@@ -14,6 +14,7 @@ import reflex as rx
 from opsknight.admin import AdminError, NotFound
 from opsknight.admin import integrations as integration_admin
 from opsknight.admin import services as service_admin
+from opsknight.admin.fields import MAX_ID
 from opsknight.components.layout import signed_in
 from opsknight.components.service_form import error_callout, field, native_select, service_dialog
 from opsknight.db import session_scope
@@ -106,7 +107,7 @@ class ServiceDetailState(ServiceEditor, AuthState):
 
     def _service_id(self) -> int | None:
         last = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
-        return int(last) if _ID.fullmatch(last) and 0 < int(last) <= service_admin.MAX_ID else None
+        return int(last) if _ID.fullmatch(last) and 0 < int(last) <= MAX_ID else None
 
     async def _reload(self) -> None:
         self.service, self.integrations = await asyncio.to_thread(_load, actor(), self.service.id)
