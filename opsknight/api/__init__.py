@@ -9,6 +9,7 @@ from opsknight import __version__
 
 def create_api() -> FastAPI:
     from opsknight.api import callbacks, health, incidents, schedules, webhooks
+    from opsknight.api import audit, policies, teams
 
     api = FastAPI(
         title="OpsKnight API",
@@ -23,4 +24,7 @@ def create_api() -> FastAPI:
     api.include_router(callbacks.router)
     api.include_router(schedules.router)
     api.include_router(incidents.router)
+    api.include_router(policies.router)
+    api.include_router(teams.router)
+    api.include_router(audit.router)
     return api
