@@ -11,9 +11,11 @@ from __future__ import annotations
 import functools
 import inspect
 from contextvars import ContextVar
+from urllib.parse import quote
 
 import reflex as rx
 
+from opsknight import routes
 from opsknight.accounts import Principal
 from opsknight.permissions import Permission, allowed
 
@@ -31,10 +33,11 @@ def actor() -> Principal:
     return principal
 
 
-def denied(principal: Principal | None):
-    """What a refused event returns: back to the login page when signed out, else an error toast."""
+def denied(principal: Principal | None, path: str):
+    """What a refused event returns: to the login page (and back to `path` after it) when signed out, else an
+    error toast. Keeping `next` matters: a page's own on_load runs after the sign-in guard's redirect and wins."""
     if principal is None:
-        return rx.redirect("/login", replace=True)
+        return rx.redirect(f"{routes.LOGIN}?next={quote(path or routes.HOME)}", replace=True)
     return rx.toast.error(DENIED_MESSAGE)
 
 
@@ -48,7 +51,7 @@ def guarded(permission: Permission):
             async def handler(self, *args, **kwargs):
                 principal = await self._principal()
                 if not allowed(principal, permission):
-                    yield denied(principal)
+                    yield denied(principal, self.router.url.path)
                     return
                 token = _ACTOR.set(principal)
                 try:
@@ -62,7 +65,7 @@ def guarded(permission: Permission):
             async def handler(self, *args, **kwargs):
                 principal = await self._principal()
                 if not allowed(principal, permission):
-                    return denied(principal)
+                    return denied(principal, self.router.url.path)
                 token = _ACTOR.set(principal)
                 try:
                     return await fn(self, *args, **kwargs)
