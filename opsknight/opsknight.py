@@ -5,8 +5,11 @@ import reflex as rx
 from opsknight import routes
 from opsknight.api import create_api
 from opsknight.lifespan import app_lifespan
+from opsknight.pages.audit import AuditState, audit_page
 from opsknight.pages.incidents import IncidentsState, incidents_page
 from opsknight.pages.login import login_page
+from opsknight.pages.policies import PoliciesState, policies_page
+from opsknight.pages.teams import TeamsState, teams_page
 from opsknight.state.auth import AuthState
 from opsknight.state.login import LoginState
 
@@ -15,3 +18,7 @@ app.register_lifespan_task(app_lifespan)
 app.add_page(login_page, route=routes.LOGIN, title="Sign in · OpsKnight", on_load=LoginState.redirect_if_signed_in)
 app.add_page(incidents_page, route=routes.HOME, title="Incidents · OpsKnight",
              on_load=[AuthState.require_login, IncidentsState.load])
+app.add_page(policies_page, route="/escalation-policies", title="Escalation policies · OpsKnight",
+             on_load=[AuthState.require_login, PoliciesState.load])
+app.add_page(teams_page, route="/teams", title="Teams · OpsKnight", on_load=[AuthState.require_login, TeamsState.load])
+app.add_page(audit_page, route="/audit", title="Audit log · OpsKnight", on_load=[AuthState.require_login, AuditState.load])

@@ -66,3 +66,12 @@ def _entry(entry: AuditLog, name: str | None, email: str | None) -> dict:
             "actor": {"user_id": entry.actor_user_id, "name": name, "email": email,
                       "api_key_id": entry.actor_api_key_id}}
 
+
+
+def filter_choices(db: Session, actor: Principal | None) -> dict:
+    """Who may appear as an actor, and the entity types the log holds, for the page's filter pickers."""
+    authorize(actor, Permission.CONFIGURE)
+    users = db.exec(select(User.id, User.name, User.email).order_by(User.name, User.id).limit(1000)).all()
+    types = db.exec(select(AuditLog.entity_type).distinct().order_by(AuditLog.entity_type).limit(100)).all()
+    return {"actors": [{"user_id": i, "name": name, "email": email} for i, name, email in users],
+            "entity_types": list(types)}

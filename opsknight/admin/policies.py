@@ -199,7 +199,8 @@ def _check_steps(db: Session, steps: list[StepIn]) -> None:
             problems.append((f"steps.{index}.targets", f"{label} has no targets: add a user, schedule or team"))
         for t_index, target in enumerate(step.targets):
             if (target.type, target.id) not in names:
-                problems.append((f"steps.{index}.targets.{t_index}", f"{label}: {target.type} {target.id} does not exist"))
+                problems.append((f"steps.{index}.targets.{t_index}",
+                                 f"{label}: {target.type} {target.id} does not exist"))
     if problems:
         messages = [message for _, message in problems]
         summary = "; ".join(messages) if len(messages) <= 3 else f"{len(messages)} problems: {messages[0]}; ..."

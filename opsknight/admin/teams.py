@@ -13,7 +13,7 @@ from opsknight.admin import Conflict, NotFound, audit, authorize, parse
 from opsknight.admin.fields import Id, LongText, Name
 from opsknight.engine import clock
 from opsknight.models import (
-    EscalationPolicy, EscalationStep, EscalationStepTarget, Team, TeamMembership, TeamRole, User,
+    EscalationPolicy, EscalationStep, EscalationStepTarget, Team, TeamMembership, TeamRole, User, UserStatus,
 )
 from opsknight.permissions import Permission
 
@@ -90,6 +90,15 @@ def get_team(db: Session, actor: Principal | None, team_id: int) -> dict:
 def list_members(db: Session, actor: Principal | None, team_id: int) -> list[dict]:
     authorize(actor, Permission.READ)
     return _members(db, _get(db, team_id).id)
+
+
+def candidates(db: Session, actor: Principal | None, team_id: int) -> list[dict]:
+    """Active users not yet in the team, for the add-member picker."""
+    authorize(actor, Permission.READ)
+    members = select(TeamMembership.user_id).where(TeamMembership.team_id == team_id)
+    users = db.exec(select(User).where(User.status == UserStatus.ACTIVE, User.id.not_in(members))
+                    .order_by(User.name, User.id).limit(1000)).all()
+    return [{"user_id": u.id, "name": u.name, "email": u.email} for u in users]
 
 
 def _ensure_name_free(db: Session, name: str, team_id: int | None = None) -> None:

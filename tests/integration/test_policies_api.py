@@ -96,7 +96,8 @@ def test_invalid_steps_are_refused_naming_the_step(client, admin, people, steps,
     ({"name": "  ", "steps": []}, "name"),
     ({"name": "a\x00b", "steps": []}, "name"),
     ({"name": "x" * 101, "steps": []}, "name"),
-    ({"name": "ok", "steps": [{"delay_minutes": 5, "targets": [{"type": "robot", "id": 1}]}]}, "steps.0.targets.0.type"),
+    ({"name": "ok", "steps": [{"delay_minutes": 5, "targets": [{"type": "robot", "id": 1}]}]},
+     "steps.0.targets.0.type"),
     ({"name": "ok", "steps": [{"delay_minutes": 10**12, "targets": []}]}, "steps.0.delay_minutes"),
     ({"name": "ok", "steps": [], "repeat_count": -1}, "repeat_count"),
     ({"name": "ok", "steps": [], "colour": "red"}, "colour"),
@@ -279,5 +280,5 @@ def test_an_incident_starting_while_a_policy_is_saved_gets_the_whole_new_policy(
     saving.close()
     thread.join(timeout=10)
     (frozen,) = rows(Incident)
-    assert frozen.escalation_policy_snapshot["steps"] == [
-        {"delay_minutes": 7, "targets": [{"type": "team", "id": people["team"]}, {"type": "user", "id": people["bob"]}]}]
+    assert frozen.escalation_policy_snapshot["steps"] == [{"delay_minutes": 7, "targets": [
+        {"type": "team", "id": people["team"]}, {"type": "user", "id": people["bob"]}]}]
