@@ -49,7 +49,8 @@ class StepIn(BaseModel):
     delay_minutes: int = Field(
         default=30, le=MAX_DELAY, json_schema_extra={"minimum": 0},
         description="Minutes this step's targets have to acknowledge before the next step is paged (0: at once)")
-    targets: list[TargetIn] = Field(default_factory=list, max_length=MAX_TARGETS,
+    # minItems only documents the rule: the admin layer checks it, with a message naming the step.
+    targets: list[TargetIn] = Field(default_factory=list, max_length=MAX_TARGETS, json_schema_extra={"minItems": 1},
                                     description="At least one user, schedule or team")
 
 
@@ -59,7 +60,8 @@ class PolicyIn(BaseModel):
     description: LongText = ""
     repeat_count: int = Field(default=0, ge=0, le=MAX_REPEATS, description="Times to start over after the last step")
     escalate_low_urgency: bool = Field(default=True, description="False: low-urgency incidents page step 1 only")
-    steps: list[StepIn] = Field(default_factory=list, max_length=MAX_STEPS, description="In paging order")
+    steps: list[StepIn] = Field(default_factory=list, max_length=MAX_STEPS, json_schema_extra={"minItems": 1},
+                                description="In paging order")
 
 
 class PolicyPatch(BaseModel):
@@ -120,10 +122,11 @@ def target_names(db: Session, targets: list[tuple[str, int]]) -> dict[tuple[str,
 
 def services_using(db: Session, policy_ids: list[int]) -> dict[int, list[dict]]:
     """{policy id: [{"id", "name"}]} of the services each policy pages for."""
-    rows = db.exec(select(Service.escalation_policy_id, Service.id, Service.name)
-                   .where(Service.escalation_policy_id.in_(policy_ids)).order_by(Service.name)).all() if policy_ids \
-        else []
     out: dict[int, list[dict]] = {policy_id: [] for policy_id in policy_ids}
+    if not policy_ids:
+        return out
+    rows = db.exec(select(Service.escalation_policy_id, Service.id, Service.name)
+                   .where(Service.escalation_policy_id.in_(policy_ids)).order_by(Service.name)).all()
     for policy_id, service_id, name in rows:
         out[policy_id].append({"id": service_id, "name": name})
     return out

@@ -1,5 +1,5 @@
 """Build an escalation policy in the browser: two steps with user targets, the refusal of a step without targets,
-a reorder, then the same policy as the REST API reports it."""
+a reorder, the same policy as the REST API reports it, and its deletion refused once a service uses it."""
 
 from __future__ import annotations
 
@@ -47,7 +47,13 @@ def test_build_two_step_policy_see_refusal_reorder_and_read_it_back(page, app_se
     assert [(s["position"], s["delay_minutes"], [t["name"] for t in s["targets"]]) for s in policy["steps"]] == \
         [(0, 10, ["Dana Oncall"]), (1, 5, ["Administrator"])]
 
-    page.click("#close-editor")
+    run_cli(app_data_dir, "create-service", "--name", "Checkout web", "--policy", "Checkout e2e")
+    page.reload()
+    expect(page.locator(f"#policy-{listed['id']}")).to_have_text("Checkout e2e")
+    expect(page.locator("#policies-table")).to_contain_text("Checkout web")  # "used by"
     page.click(f"#policy-{listed['id']}")  # opened again from the list, as saved
     expect(page.locator("#policy-name")).to_have_value("Checkout e2e")
     expect(page.locator("#step-0-delay")).to_have_value("10")
+    page.click("#delete-policy")
+    expect(page.locator("#policy-error")).to_contain_text("still used by services: Checkout web")
+    assert api.get(f"/escalation-policies/{listed['id']}").status_code == 200
