@@ -5,10 +5,13 @@ import reflex as rx
 from opsknight import routes
 from opsknight.api import create_api
 from opsknight.lifespan import app_lifespan
+from opsknight.pages.audit import AuditState, audit_page
 from opsknight.pages.incidents import IncidentsState, incidents_page
 from opsknight.pages.login import login_page
 from opsknight.pages.service_detail import ServiceDetailState, service_detail_page
 from opsknight.pages.services import ServicesState, services_page
+from opsknight.pages.policies import PoliciesState, policies_page
+from opsknight.pages.teams import TeamsState, teams_page
 from opsknight.state.auth import AuthState
 from opsknight.state.login import LoginState
 
@@ -21,3 +24,7 @@ app.add_page(services_page, route="/services", title="Services · OpsKnight",
              on_load=[AuthState.require_login, ServicesState.load])
 app.add_page(service_detail_page, route="/services/[service_id]", title="Service · OpsKnight",
              on_load=[AuthState.require_login, ServiceDetailState.load])
+app.add_page(policies_page, route="/escalation-policies", title="Escalation policies · OpsKnight",
+             on_load=[AuthState.require_login, PoliciesState.load])
+app.add_page(teams_page, route="/teams", title="Teams · OpsKnight", on_load=[AuthState.require_login, TeamsState.load])
+app.add_page(audit_page, route="/audit", title="Audit log · OpsKnight", on_load=[AuthState.require_login, AuditState.load])

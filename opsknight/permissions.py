@@ -17,7 +17,8 @@ ROLE_RANK = {"viewer": 0, "responder": 1, "admin": 2}
 class Permission(StrEnum):
     READ = "read"  # incidents, schedules, who is on call
     ACT_ON_INCIDENTS = "act_on_incidents"  # acknowledge, resolve, snooze, escalate, reassign, notes
-    CONFIGURE = "configure"  # services, integrations, policies, schedules, users, teams, audit log
+    CONFIGURE = "configure"  # services, integrations, policies, schedules, users, teams
+    READ_AUDIT = "read_audit"  # the audit log: admins only, and a read-only admin key is enough
     OWN_ACCOUNT = "own_account"  # one's own password and sessions: everyone who can sign in
     OWN_PROFILE = "own_profile"  # one's own contact methods, notification rules, time zone, API keys
 
@@ -27,6 +28,7 @@ RULES: dict[Permission, tuple[str, str]] = {
     Permission.READ: ("viewer", "read"),
     Permission.ACT_ON_INCIDENTS: ("responder", "write"),
     Permission.CONFIGURE: ("admin", "write"),
+    Permission.READ_AUDIT: ("admin", "read"),
     Permission.OWN_ACCOUNT: ("viewer", "write"),
     Permission.OWN_PROFILE: ("responder", "write"),
 }

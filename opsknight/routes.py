@@ -21,10 +21,11 @@ NAV = (
     NavItem("Incidents", HOME, "siren", True),
     NavItem("On call", "/oncall", "phone-call", False),
     NavItem("Services", "/services", "server", True),
-    NavItem("Escalation policies", "/escalation-policies", "list-ordered", False),
+    NavItem("Escalation policies", "/escalation-policies", "list-ordered", True),
     NavItem("Schedules", "/schedules", "calendar-days", False),
     NavItem("Users & teams", "/users", "users", False),
-    NavItem("Audit log", "/audit", "scroll-text", False),
+    NavItem("Teams", "/teams", "users-round", True),
+    NavItem("Audit log", "/audit", "scroll-text", True),
     NavItem("My profile", "/profile", "circle-user", False),
 )
 

@@ -44,3 +44,4 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), AfterValidator(_one_line)]
 Description = Annotated[str, Field(max_length=5000), AfterValidator(_storable)]
 Instant = Annotated[AwareDatetime, AfterValidator(_plausible)]
+LongText = Description  # free text (descriptions): newlines allowed

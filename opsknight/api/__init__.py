@@ -10,7 +10,7 @@ from opsknight import __version__
 
 
 def create_api() -> FastAPI:
-    from opsknight.api import callbacks, health, incidents, schedules, services, webhooks
+    from opsknight.api import audit, callbacks, health, incidents, policies, schedules, services, teams, webhooks
 
     api = FastAPI(
         title="OpsKnight API",
@@ -26,6 +26,9 @@ def create_api() -> FastAPI:
     api.include_router(schedules.router)
     api.include_router(incidents.router)
     api.include_router(services.router)
+    api.include_router(policies.router)
+    api.include_router(teams.router)
+    api.include_router(audit.router)
 
     @api.exception_handler(StarletteHTTPException)
     async def shaped_outside_routes(request: Request, exc: StarletteHTTPException):

@@ -47,6 +47,7 @@ def require(permission: Permission):
 Reader = Annotated[accounts.Principal, Depends(require(Permission.READ))]
 Responder = Annotated[accounts.Principal, Depends(require(Permission.ACT_ON_INCIDENTS))]
 Admin = Annotated[accounts.Principal, Depends(require(Permission.CONFIGURE))]
+Auditor = Annotated[accounts.Principal, Depends(require(Permission.READ_AUDIT))]
 
 # A row id in a path: bounded to PostgreSQL's integer, so an out-of-range id is a 400/404, never a 500.
 RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]

@@ -44,7 +44,10 @@ def process_incident(db: Session, row: OutboxJob) -> list[JobSpec]:
         return []  # gone, over, or already processed: nothing to do
     service = db.get(Service, incident.service_id)
     now = clock.now()
-    policy = db.get(EscalationPolicy, service.escalation_policy_id) if service.escalation_policy_id else None
+    # FOR SHARE: saving a policy rewrites its steps under FOR UPDATE of this row (admin.policies); waiting for that
+    # save to commit means the frozen copy is the old policy or the new one, never old steps without their targets.
+    policy = db.exec(select(EscalationPolicy).where(EscalationPolicy.id == service.escalation_policy_id)
+                     .with_for_update(read=True)).first() if service.escalation_policy_id else None
     if policy is None:
         dispatch.NOBODY_PAGED.labels("no_policy").inc()
         timeline(db, incident.id, TimelineKind.NOBODY_ON_CALL, now,

@@ -29,13 +29,31 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("OPSKNIGHT_")}
+
+
 @pytest.fixture(scope="session")
-def app_server(tmp_path_factory):
+def app_data_dir(tmp_path_factory) -> Path:
+    """The app's data directory: its SQLite database is there, so `run_cli` can add users and API keys."""
+    return tmp_path_factory.mktemp("e2e-data")
+
+
+def run_cli(data_dir: Path, *args: str) -> str:
+    """Run an `opsknight` command against the app's database and return what it printed."""
+    env = _clean_env() | {"OPSKNIGHT_DATA_DIR": str(data_dir), "OPSKNIGHT_BCRYPT_ROUNDS": "4"}
+    done = subprocess.run([str(Path(sys.executable).parent / "opsknight"), *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60, check=True)
+    return done.stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def app_server(app_data_dir):
     """The app as `make run` starts it: SQLite + in-process Redis + worker thread, with a bootstrap admin."""
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
-    data_dir = tmp_path_factory.mktemp("e2e-data")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSKNIGHT_")}
+    data_dir = app_data_dir
+    env = _clean_env()
     bin_dir = str(Path(sys.executable).parent)
     env.update(
         PATH=f"{bin_dir}:{env.get('PATH', '')}", REFLEX_USE_NPM="1", REFLEX_TELEMETRY_ENABLED="false",

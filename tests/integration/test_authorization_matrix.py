@@ -39,7 +39,7 @@ NOT_API_KEY_ROUTES = {
     "/api/ical/schedules/{token}.ics": "secret calendar URL", "/api/ical/users/{token}.ics": "secret calendar URL",
 }
 READ, ACT, CONFIGURE = Permission.READ, Permission.ACT_ON_INCIDENTS, Permission.CONFIGURE
-OWN_ACCOUNT, OWN_PROFILE = Permission.OWN_ACCOUNT, Permission.OWN_PROFILE
+OWN_ACCOUNT, OWN_PROFILE, READ_AUDIT = Permission.OWN_ACCOUNT, Permission.OWN_PROFILE, Permission.READ_AUDIT
 
 API_MATRIX: dict[str, Permission] = {
     "GET /api/v1/incidents": READ,
@@ -65,6 +65,23 @@ API_MATRIX: dict[str, Permission] = {
     "PATCH /api/v1/integrations/{integration_id}": CONFIGURE,
     "DELETE /api/v1/integrations/{integration_id}": CONFIGURE,
     "POST /api/v1/integrations/{integration_id}/rotate": CONFIGURE,
+    # escalation policies, teams, audit log
+    "GET /api/v1/escalation-policies": READ,
+    "POST /api/v1/escalation-policies": CONFIGURE,
+    "GET /api/v1/escalation-policies/{policy_id}": READ,
+    "PATCH /api/v1/escalation-policies/{policy_id}": CONFIGURE,
+    "POST /api/v1/escalation-policies/{policy_id}/reorder": CONFIGURE,
+    "DELETE /api/v1/escalation-policies/{policy_id}": CONFIGURE,
+    "GET /api/v1/teams": READ,
+    "POST /api/v1/teams": CONFIGURE,
+    "GET /api/v1/teams/{team_id}": READ,
+    "PATCH /api/v1/teams/{team_id}": CONFIGURE,
+    "DELETE /api/v1/teams/{team_id}": CONFIGURE,
+    "GET /api/v1/teams/{team_id}/members": READ,
+    "POST /api/v1/teams/{team_id}/members": CONFIGURE,
+    "PATCH /api/v1/teams/{team_id}/members/{user_id}": CONFIGURE,
+    "DELETE /api/v1/teams/{team_id}/members/{user_id}": CONFIGURE,
+    "GET /api/v1/audit": READ_AUDIT,
 }
 HANDLER_MATRIX: dict[str, Permission | str] = {
     "AuthState.require_login": guard.PUBLIC,
@@ -97,6 +114,34 @@ HANDLER_MATRIX: dict[str, Permission | str] = {
     "ServicesState.open_edit": CONFIGURE,
     "ServicesState.set_edit_open": READ,
     "ServicesState.save_edit": CONFIGURE,
+    # escalation policies, teams, audit log
+    "TeamsState.load": READ,
+    "TeamsState.open_team": READ,
+    "TeamsState.create_team": CONFIGURE,
+    "TeamsState.save_team": CONFIGURE,
+    "TeamsState.delete_team": CONFIGURE,
+    "TeamsState.add_member": CONFIGURE,
+    "TeamsState.set_role": CONFIGURE,
+    "TeamsState.remove_member": CONFIGURE,
+    "AuditState.load": READ_AUDIT,
+    "AuditState.apply_filters": READ_AUDIT,
+    "AuditState.load_more": READ_AUDIT,
+    "PoliciesState.load": READ,
+    "PoliciesState.new_policy": CONFIGURE,
+    "PoliciesState.open_policy": READ,
+    "PoliciesState.close_editor": READ,
+    "PoliciesState.set_name": CONFIGURE,
+    "PoliciesState.set_description": CONFIGURE,
+    "PoliciesState.set_repeat_count": CONFIGURE,
+    "PoliciesState.set_escalate_low_urgency": CONFIGURE,
+    "PoliciesState.add_step": CONFIGURE,
+    "PoliciesState.remove_step": CONFIGURE,
+    "PoliciesState.move_step": CONFIGURE,
+    "PoliciesState.set_delay": CONFIGURE,
+    "PoliciesState.add_target": CONFIGURE,
+    "PoliciesState.remove_target": CONFIGURE,
+    "PoliciesState.save": CONFIGURE,
+    "PoliciesState.delete": CONFIGURE,
 }
 FAKE_ID = "2147483000"  # valid for every int path parameter, matches no row
 
