@@ -40,9 +40,9 @@ def test_admin_creates_a_service_adds_an_integration_rotates_and_deletes(page):
     _create_service(page, "   ")
     expect(page.locator("#service-form-error")).to_contain_text("name")
 
-    _create_service(page, "Checkout")
+    _create_service(page, "Storefront")
     expect(page).to_have_url(re.compile(r"/services/\d+/?$"))
-    expect(page.locator("#page-title")).to_have_text("Checkout")
+    expect(page.locator("#page-title")).to_have_text("Storefront")
 
     # A Prometheus integration (the default source): the token and the Alertmanager snippet, shown once.
     page.click("#integration-create")
@@ -69,9 +69,9 @@ def test_admin_creates_a_service_adds_an_integration_rotates_and_deletes(page):
 
     # Back on the list: the incident is counted, a duplicate name is refused, and delete is refused while open.
     page.get_by_role("link", name="Services").first.click()
-    row = page.locator("#services-table tr", has_text="Checkout")
+    row = page.locator("#services-table tr", has_text="Storefront")
     expect(row).to_contain_text("Active")
-    _create_service(page, "checkout")
+    _create_service(page, "storefront")
     expect(page.locator("#service-form-error")).to_contain_text("exists already")
     row.get_by_role("button", name="Delete").click()
     page.get_by_role("alertdialog").get_by_role("button", name="Delete").click()
@@ -84,7 +84,7 @@ def test_admin_creates_a_service_adds_an_integration_rotates_and_deletes(page):
     page.click("#delete-service")
     page.click("#delete-service-confirm")
     expect(page).to_have_url(re.compile(r"/services/?$"))
-    expect(page.locator("#services-table")).to_contain_text("Checkout")
+    expect(page.locator("#services-table")).to_contain_text("Storefront")
     expect(page.locator("#services-table")).not_to_contain_text("Scratch")
 
 
