@@ -8,7 +8,7 @@ from opsknight import __version__
 
 
 def create_api() -> FastAPI:
-    from opsknight.api import callbacks, health, incidents, schedules, webhooks
+    from opsknight.api import callbacks, health, incidents, me, schedules, users, webhooks
 
     api = FastAPI(
         title="OpsKnight API",
@@ -23,4 +23,6 @@ def create_api() -> FastAPI:
     api.include_router(callbacks.router)
     api.include_router(schedules.router)
     api.include_router(incidents.router)
+    api.include_router(users.router)
+    api.include_router(me.router)
     return api
