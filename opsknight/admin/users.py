@@ -111,17 +111,20 @@ def create_user(db: Session, actor: Principal | None, data: dict | UserCreate) -
     return user
 
 
-def _other_active_admins(db: Session, user_id: int) -> int:
-    return db.exec(select(func.count()).select_from(User).where(
-        User.role == Role.ADMIN, User.status == UserStatus.ACTIVE, User.id != user_id)).one()
+def _lock_active_admins(db: Session) -> list[int]:
+    """Lock the active admins' rows, in id order, before any other user row: two admins demoting each other at
+    once must not both see the other remain, nor deadlock."""
+    return list(db.exec(select(User.id).where(User.role == Role.ADMIN, User.status == UserStatus.ACTIVE)
+                        .order_by(User.id).with_for_update()).all())
 
 
 def update_user(db: Session, actor: Principal | None, user_id: int, data: dict | UserUpdate) -> User:
     """Change any of name, role, time zone, quiet hours, status, password (only the fields sent)."""
     body = parse(UserUpdate, data)
     actor = authorize(actor, Permission.CONFIGURE)
-    user = db.exec(select(User).where(User.id == user_id).with_for_update()).first() if 1 <= user_id <= MAX_ID \
-        else None
+    admins = _lock_active_admins(db)
+    locked = select(User).where(User.id == user_id).with_for_update()
+    user = db.exec(locked).first() if 1 <= user_id <= MAX_ID else None
     if user is None:
         raise NotFound(f"No user {user_id}")
     sent = body.model_fields_set
@@ -134,7 +137,7 @@ def update_user(db: Session, actor: Principal | None, user_id: int, data: dict |
         user.quiet_hours = body.quiet_hours.model_dump() if body.quiet_hours else None
     losing_admin = user.role == Role.ADMIN and user.status == UserStatus.ACTIVE and (
         ("role" in sent and body.role not in (None, Role.ADMIN)) or body.status == UserStatus.DISABLED)
-    if losing_admin and _other_active_admins(db, user.id) == 0:
+    if losing_admin and not [i for i in admins if i != user.id]:
         raise Conflict("At least one active admin must remain: make someone else an admin first")
     if "role" in sent and body.role is not None:
         user.role = body.role

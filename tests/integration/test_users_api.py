@@ -214,3 +214,32 @@ def test_out_of_range_ids_are_not_server_errors(client, session):
     for path in (f"{USERS}/0", f"{USERS}/{2**31}", f"{USERS}/abc", f"{USERS}/1/contact-methods/{2**40}"):
         assert client.get(path, headers=admin).status_code == 400, path
     assert client.patch(f"{USERS}/1", json={"name": "x" * 500}, headers=admin).status_code == 400
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(client, session):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fastapi.testclient import TestClient
+
+    from opsknight.api import create_api
+
+    first, second = api_headers(session, "admin"), api_headers(session, "admin")
+    ids = [_me(client, h)["id"] for h in (first, second)]
+    clients = [TestClient(create_api()), TestClient(create_api())]
+
+    def demote(i: int) -> int:
+        return clients[i].patch(f"{USERS}/{ids[1 - i]}", json={"role": "responder"},
+                                headers=(first, second)[i]).status_code
+
+    for _ in range(3):  # both directions race; whoever wins, one admin remains
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            statuses = sorted(pool.map(demote, range(2)))
+        # The loser is refused: 409 when it waited on the winner's lock, 403 when it started after the winner
+        # committed (its key's owner is no longer an admin).
+        assert statuses[0] == 200 and statuses[1] in (403, 409)
+        admins = [u for u in rows(User) if u.role == "admin"]
+        assert len(admins) == 1
+        session.expire_all()
+        for uid in ids:  # put both back as admins for the next round
+            session.get(User, uid).role = "admin"
+        session.commit()
