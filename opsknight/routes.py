@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 LOGIN = "/login"
 HOME = "/"
+USERS = "/users"
+PROFILE = "/profile"
 
 
 @dataclass(frozen=True)
@@ -22,9 +24,9 @@ NAV = (
     NavItem("Services", "/services", "server", False),
     NavItem("Escalation policies", "/escalation-policies", "list-ordered", False),
     NavItem("Schedules", "/schedules", "calendar-days", False),
-    NavItem("Users & teams", "/users", "users", False),
+    NavItem("Users & teams", USERS, "users", True),
     NavItem("Audit log", "/audit", "scroll-text", False),
-    NavItem("My profile", "/profile", "circle-user", False),
+    NavItem("My profile", PROFILE, "circle-user", True),
 )
 
 
