@@ -12,13 +12,14 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from opsknight import accounts
 from opsknight.accounts import Principal
 from opsknight.admin import Conflict, Invalid, NotFound, audit, authorize, parse
+from opsknight.admin.fields import Input
 from opsknight.models import ContactMethod, NotificationRule, User
 from opsknight.permissions import Permission
 
@@ -26,18 +27,19 @@ MAX_ID = 2**31 - 1
 SLACK_MEMBER_ID = re.compile(r"^[UW][A-Z0-9]{2,31}$")
 ContactKind = Literal["email", "sms", "whatsapp", "slack", "push"]
 _B64URL = r"^[A-Za-z0-9_\-]+={0,2}$"
+# The push services browsers subscribe with. Anything else is refused: the server POSTs to a push endpoint (every
+# page and every test message), so an arbitrary URL would let any user make it call hosts inside the network.
+PUSH_SERVICES = ("fcm.googleapis.com", "push.services.mozilla.com", "notify.windows.com", "push.apple.com")
 
 
-class PushKeys(BaseModel):
+class PushKeys(Input):
     """A browser push subscription's keys (`PushSubscription.toJSON().keys`)."""
 
-    model_config = ConfigDict(extra="forbid")
     p256dh: str = Field(min_length=16, max_length=200, pattern=_B64URL)
     auth: str = Field(min_length=8, max_length=100, pattern=_B64URL)
 
 
-class ContactMethodCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ContactMethodCreate(Input):
     kind: ContactKind
     address: str = Field(min_length=1, max_length=2048, description="email, +E.164 phone, Slack member id "
                                                                     "(U…), or the push endpoint URL")
@@ -46,23 +48,20 @@ class ContactMethodCreate(BaseModel):
     push_keys: PushKeys | None = Field(default=None, description="required for kind=push")
 
 
-class ContactMethodUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ContactMethodUpdate(Input):
     address: str | None = Field(default=None, min_length=1, max_length=2048)
     label: str | None = Field(default=None, max_length=100)
     enabled: bool | None = None
     push_keys: PushKeys | None = None
 
 
-class NotificationRuleCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class NotificationRuleCreate(Input):
     contact_method_id: int = Field(ge=1, le=MAX_ID)
     delay_minutes: int = Field(default=0, ge=0, le=1440, description="minutes after the user is first paged")
     urgency: Literal["high", "low", "any"] = "any"
 
 
-class NotificationRuleUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class NotificationRuleUpdate(Input):
     contact_method_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     delay_minutes: int | None = Field(default=None, ge=0, le=1440)
     urgency: Literal["high", "low", "any"] | None = None
@@ -99,9 +98,15 @@ def normalize_address(kind: str, address: str, push_keys: PushKeys | None = None
         if not SLACK_MEMBER_ID.match(address):
             raise _invalid("address", "a Slack member ID such as U024BE7LH (Slack profile → ⋮ → Copy member ID)")
         return address, None
-    parts = urlsplit(address)
-    if parts.scheme != "https" or not parts.hostname:
+    try:
+        parts = urlsplit(address)
+        host = parts.hostname or ""
+    except ValueError:
+        raise _invalid("address", "a push subscription endpoint (an https URL)") from None
+    if parts.scheme != "https" or not host:
         raise _invalid("address", "a push subscription endpoint (an https URL)")
+    if not any(host == known or host.endswith("." + known) for known in PUSH_SERVICES):
+        raise _invalid("address", f"not a known browser push service ({', '.join(PUSH_SERVICES)})")
     if push_keys is None:
         raise _invalid("push_keys", "a push subscription needs its p256dh and auth keys")
     return address, push_keys.model_dump()

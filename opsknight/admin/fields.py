@@ -1,12 +1,37 @@
-"""Input types the user and profile forms share: a validated IANA time zone, quiet hours, a person's name."""
+"""Input types the user and profile forms share: the base model, a validated IANA time zone, quiet hours, a
+person's name."""
 
 from __future__ import annotations
 
 import functools
 import zoneinfo
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class Input(BaseModel):
+    """Base of every body and form model of the users and profile areas: unknown fields are refused, and so is a
+    NUL character anywhere (PostgreSQL text cannot hold one: it would surface as a server error)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        if _has_nul(data):
+            raise ValueError("text must not contain NUL characters")
+        return data
 
 
 @functools.lru_cache(maxsize=1)
@@ -35,11 +60,10 @@ PersonName = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(
 HourMinute = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="24-hour HH:MM")]
 
 
-class QuietHours(BaseModel):
+class QuietHours(Input):
     """Low-urgency pages wait until `end` while the user's local time is between `start` and `end` (it may wrap
     past midnight: 22:00-07:00). High-urgency pages always go out."""
 
-    model_config = ConfigDict(extra="forbid")
     start: HourMinute
     end: HourMinute
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlmodel import Session, select
 
 from opsknight import accounts, security
 from opsknight.accounts import Principal
 from opsknight.admin import AdminError, Invalid, NotFound, audit, authorize, parse, signin, throttle
 from opsknight.admin.contacts import MAX_ID, authorize_for
-from opsknight.admin.fields import PersonName, QuietHours, TimeZone
+from opsknight.admin.fields import Input, PersonName, QuietHours, TimeZone
 from opsknight.admin.users import load
 from opsknight.config import settings
 from opsknight.db import session_scope
@@ -24,21 +24,18 @@ from opsknight.models import ApiKey, ContactMethod, User, UserSession
 from opsknight.permissions import Permission
 
 
-class ProfileUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ProfileUpdate(Input):
     name: PersonName | None = None
     time_zone: TimeZone | None = None
     quiet_hours: QuietHours | None = Field(default=None, description="null turns quiet hours off")
 
 
-class PasswordChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PasswordChange(Input):
     current_password: str = Field(min_length=1, max_length=1024)
     new_password: str = Field(min_length=security.MIN_PASSWORD_LENGTH, max_length=security.MAX_PASSWORD_BYTES)
 
 
-class ApiKeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ApiKeyCreate(Input):
     name: str = Field(min_length=1, max_length=100)
     scopes: list[Literal["read", "write"]] = Field(default=["read"], min_length=1, max_length=2)
 

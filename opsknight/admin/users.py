@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from opsknight import accounts, security
 from opsknight.accounts import Principal
 from opsknight.admin import Conflict, Invalid, NotFound, audit, authorize, parse
-from opsknight.admin.fields import PersonName, QuietHours, TimeZone
+from opsknight.admin.fields import Input, PersonName, QuietHours, TimeZone
 from opsknight.engine import clock
 from opsknight.models import Role, User, UserStatus
 from opsknight.permissions import Permission
@@ -25,8 +25,7 @@ MAX_ID = 2**31 - 1
 RoleName = Literal["admin", "responder", "viewer"]
 
 
-class UserCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class UserCreate(Input):
     email: str = Field(min_length=3, max_length=254)
     name: PersonName
     role: RoleName = "responder"
@@ -36,8 +35,7 @@ class UserCreate(BaseModel):
                                  description="optional: without one the user is paged but cannot sign in yet")
 
 
-class UserUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class UserUpdate(Input):
     name: PersonName | None = None
     role: RoleName | None = None
     time_zone: TimeZone | None = None

@@ -27,7 +27,7 @@ def list_users(
     principal: Reader,
     status: Literal["active", "disabled"] | None = None,
     role: Literal["admin", "responder", "viewer"] | None = None,
-    q: str = Query(default="", max_length=100, description="part of a name or email"),
+    q: str = Query(default="", max_length=100, pattern=r"^[^\x00]*$", description="part of a name or email"),
     limit: int = Query(default=100, ge=1, le=500),
     cursor: int | None = Query(default=None, ge=1, le=2**31 - 1, description="`next_cursor` of the previous page"),
 ) -> dict:

@@ -78,7 +78,11 @@ def test_valid_contact_methods_are_normalized(client, ann, body, stored):
     ({"kind": "slack", "address": "@ann"}, "address"),
     ({"kind": "push", "address": "http://push.example.com/x",
       "push_keys": {"p256dh": "A" * 20, "auth": "B" * 10}}, "address"),
-    ({"kind": "push", "address": "https://push.example.com/x"}, "push_keys"),
+    ({"kind": "push", "address": "https://fcm.googleapis.com/fcm/send/x"}, "push_keys"),
+    ({"kind": "push", "address": "https://10.0.0.5/admin",  # not a push service: the server would POST there
+      "push_keys": {"p256dh": "A" * 20, "auth": "B" * 10}}, "address"),
+    ({"kind": "push", "address": "https://[::1/x", "push_keys": {"p256dh": "A" * 20, "auth": "B" * 10}}, "address"),
+    ({"kind": "email", "address": "ann\x00@example.com"}, "request"),  # PostgreSQL text cannot hold NUL
     ({"kind": "pager", "address": "1234"}, "kind"),
     ({"kind": "email", "address": ""}, "address"),
 ])

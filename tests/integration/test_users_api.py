@@ -214,6 +214,8 @@ def test_out_of_range_ids_are_not_server_errors(client, session):
     for path in (f"{USERS}/0", f"{USERS}/{2**31}", f"{USERS}/abc", f"{USERS}/1/contact-methods/{2**40}"):
         assert client.get(path, headers=admin).status_code == 400, path
     assert client.patch(f"{USERS}/1", json={"name": "x" * 500}, headers=admin).status_code == 400
+    assert client.patch(f"{USERS}/1", json={"name": "nul\x00"}, headers=admin).status_code == 400
+    assert client.get(USERS, params={"q": "a\x00"}, headers=admin).status_code == 400
 
 
 def test_two_admins_demoting_each_other_at_once_leave_one_admin(client, session):
