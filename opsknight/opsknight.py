@@ -21,4 +21,5 @@ app.add_page(incidents_page, route=routes.HOME, title="Incidents · OpsKnight",
              on_load=[AuthState.require_login, IncidentsState.load])
 app.add_page(profile_page, route=routes.PROFILE, title="My profile · OpsKnight",
              on_load=[AuthState.require_login, ProfileState.load])
-app.add_page(users_page, route=routes.USERS, title="Users · OpsKnight", on_load=[AuthState.require_login, UsersState.load])
+app.add_page(users_page, route=routes.USERS, title="Users · OpsKnight",
+             on_load=[AuthState.require_login, UsersState.load])

@@ -127,7 +127,8 @@ class ProfileState(AuthState):
         self.quiet_enabled = found.quiet_hours is not None
         if found.quiet_hours:
             self.quiet_start, self.quiet_end = found.quiet_hours["start"], found.quiet_hours["end"]
-        self.contacts, self.rules, self.sessions, self.api_keys = found.contacts, found.rules, found.sessions, found.keys
+        self.contacts, self.rules = found.contacts, found.rules
+        self.sessions, self.api_keys = found.sessions, found.keys
 
     @rx.event
     @guarded(Permission.READ)
