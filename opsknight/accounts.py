@@ -124,9 +124,25 @@ def revoke_session(db: Session, token: str) -> bool:
     return True
 
 
-def revoke_all_sessions(db: Session, user_id: int) -> int:
+def revoke_all_sessions(db: Session, user_id: int, *, keep_token: str = "") -> int:
+    """End every live session of the user, except the one holding `keep_token` (a password change keeps the
+    session it was made in). Returns how many were ended."""
     now = clock.now()
+    keep = security.token_digest(keep_token) if keep_token else None
     rows = db.exec(select(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))).all()
+    ended = 0
+    for row in rows:
+        if row.token_digest == keep:
+            continue
+        row.revoked_at = now
+        db.add(row)
+        ended += 1
+    return ended
+
+
+def revoke_all_api_keys(db: Session, user_id: int) -> int:
+    now = clock.now()
+    rows = db.exec(select(ApiKey).where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))).all()
     for row in rows:
         row.revoked_at = now
         db.add(row)

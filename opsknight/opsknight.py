@@ -12,8 +12,12 @@ from opsknight.pages.service_detail import ServiceDetailState, service_detail_pa
 from opsknight.pages.services import ServicesState, services_page
 from opsknight.pages.policies import PoliciesState, policies_page
 from opsknight.pages.teams import TeamsState, teams_page
+from opsknight.pages.profile import profile_page
+from opsknight.pages.users import users_page
 from opsknight.state.auth import AuthState
 from opsknight.state.login import LoginState
+from opsknight.state.profile import ProfileState
+from opsknight.state.users import UsersState
 
 app = rx.App(api_transformer=create_api())
 app.register_lifespan_task(app_lifespan)
@@ -28,3 +32,7 @@ app.add_page(policies_page, route="/escalation-policies", title="Escalation poli
              on_load=[AuthState.require_login, PoliciesState.load])
 app.add_page(teams_page, route="/teams", title="Teams · OpsKnight", on_load=[AuthState.require_login, TeamsState.load])
 app.add_page(audit_page, route="/audit", title="Audit log · OpsKnight", on_load=[AuthState.require_login, AuditState.load])
+app.add_page(profile_page, route=routes.PROFILE, title="My profile · OpsKnight",
+             on_load=[AuthState.require_login, ProfileState.load])
+app.add_page(users_page, route=routes.USERS, title="Users · OpsKnight",
+             on_load=[AuthState.require_login, UsersState.load])

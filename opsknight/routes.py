@@ -7,6 +7,8 @@ from urllib.parse import quote
 
 LOGIN = "/login"
 HOME = "/"
+USERS = "/users"
+PROFILE = "/profile"
 
 
 @dataclass(frozen=True)
@@ -23,10 +25,10 @@ NAV = (
     NavItem("Services", "/services", "server", True),
     NavItem("Escalation policies", "/escalation-policies", "list-ordered", True),
     NavItem("Schedules", "/schedules", "calendar-days", False),
-    NavItem("Users & teams", "/users", "users", False),
+    NavItem("Users", USERS, "users", True),
     NavItem("Teams", "/teams", "users-round", True),
     NavItem("Audit log", "/audit", "scroll-text", True),
-    NavItem("My profile", "/profile", "circle-user", False),
+    NavItem("My profile", PROFILE, "circle-user", True),
 )
 
 

@@ -10,7 +10,8 @@ from opsknight import __version__
 
 
 def create_api() -> FastAPI:
-    from opsknight.api import audit, callbacks, health, incidents, policies, schedules, services, teams, webhooks
+    from opsknight.api import audit, callbacks, health, incidents, me, policies, schedules, services, teams, users
+    from opsknight.api import webhooks
 
     api = FastAPI(
         title="OpsKnight API",
@@ -29,6 +30,8 @@ def create_api() -> FastAPI:
     api.include_router(policies.router)
     api.include_router(teams.router)
     api.include_router(audit.router)
+    api.include_router(users.router)
+    api.include_router(me.router)
 
     @api.exception_handler(StarletteHTTPException)
     async def shaped_outside_routes(request: Request, exc: StarletteHTTPException):

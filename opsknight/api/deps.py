@@ -44,10 +44,22 @@ def require(permission: Permission):
     return check
 
 
+# A row id in a path: bounded to PostgreSQL's integer, so an out-of-range id is a 400/404, never a 500.
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
 Reader = Annotated[accounts.Principal, Depends(require(Permission.READ))]
 Responder = Annotated[accounts.Principal, Depends(require(Permission.ACT_ON_INCIDENTS))]
 Admin = Annotated[accounts.Principal, Depends(require(Permission.CONFIGURE))]
-Auditor = Annotated[accounts.Principal, Depends(require(Permission.READ_AUDIT))]
+# One's own profile (contact methods, rules, API keys); on another user's profile, `SelfOrAdmin`.
+ProfileEditor = Annotated[accounts.Principal, Depends(require(Permission.OWN_PROFILE))]
 
-# A row id in a path: bounded to PostgreSQL's integer, so an out-of-range id is a 400/404, never a 500.
-RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+def _self_or_admin(user_id: RowId, principal: ProfileEditor) -> accounts.Principal:
+    """Another user's profile is an admin's business: checked before the body is even read."""
+    if principal.user_id != user_id and not allowed(principal, Permission.CONFIGURE):
+        raise HTTPException(403, f"Only an admin may change another user's profile ({Permission.CONFIGURE})")
+    return principal
+
+
+SelfOrAdmin = Annotated[accounts.Principal, Depends(_self_or_admin)]
+Auditor = Annotated[accounts.Principal, Depends(require(Permission.READ_AUDIT))]

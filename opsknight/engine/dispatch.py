@@ -233,6 +233,12 @@ def claim(db: Session, delivery_id: int, now: datetime, base_url: str, ack_url_f
         return "suppressed"
     if delivery.next_attempt_at and delivery.next_attempt_at > now + EARLY:
         return "not-due"
+    unwanted = _no_longer_wanted(db, delivery)
+    if unwanted:
+        delivery.status, delivery.error = DeliveryStatus.SUPPRESSED, unwanted
+        db.add(delivery)
+        DELIVERIES.labels(delivery.channel, "suppressed").inc()
+        return "suppressed"
     held = pacing.held_until(delivery.channel, _last_sent(db, delivery.channel, delivery.target,
                                                           now - pacing.window(delivery.channel)), now + EARLY)
     if held is not None:
@@ -255,6 +261,18 @@ def claim(db: Session, delivery_id: int, now: datetime, base_url: str, ack_url_f
                               push_keys=(contact.push_subscription or {}).get("keys", contact.push_subscription)
                               if contact and delivery.channel == "push" else None)
     return Claim(delivery.id, delivery.channel, destination, page, [d.id for d in bundled])
+
+
+def _no_longer_wanted(db: Session, delivery: Delivery) -> str | None:
+    """Why a page planned earlier (a delayed rule) must not go out now: its user was disabled, or the contact
+    method switched off, since it was planned."""
+    user = db.get(User, delivery.user_id) if delivery.user_id else None
+    if user is not None and user.status != UserStatus.ACTIVE:
+        return "user disabled before this page"
+    contact = db.get(ContactMethod, delivery.contact_method_id) if delivery.contact_method_id else None
+    if contact is not None and not contact.enabled:
+        return "contact method disabled before this page"
+    return None
 
 
 def _bundle(db: Session, delivery: Delivery, now: datetime) -> list[Delivery]:

@@ -6,20 +6,10 @@ import asyncio
 
 import reflex as rx
 
-from opsknight import accounts, routes
-from opsknight.config import settings
-from opsknight.db import session_scope
+from opsknight import routes
+from opsknight.admin import signin
 from opsknight.state.auth import AuthState
 from opsknight.state.guard import public
-
-
-def _sign_in(email: str, password: str, ip: str, user_agent: str) -> tuple[str, accounts.Principal] | None:
-    with session_scope() as db:
-        user = accounts.authenticate(db, email, password)
-        if user is None:
-            return None
-        token = accounts.create_session(db, user, days=settings().session_days, ip=ip, user_agent=user_agent)
-        return token, accounts.Principal(user_id=user.id, email=user.email, name=user.name, role=user.role)
 
 
 class LoginState(AuthState):
@@ -44,13 +34,14 @@ class LoginState(AuthState):
         self.busy = True
         yield
         result = await asyncio.to_thread(
-            _sign_in, email, password, self.router.session.client_ip, self.router.headers.user_agent
+            signin.sign_in, email, password, ip=self.router.session.client_ip,
+            user_agent=self.router.headers.user_agent, previous_token=self.session_token,
         )
         self.busy = False
-        if result is None:
-            self.error = "Wrong email or password."
+        if result.principal is None:
+            self.error = result.error
             return
-        token, principal = result
-        self.session_token = token
+        self.session_token = result.token
+        principal = result.principal
         self.user_name, self.user_email, self.user_role = principal.name, principal.email, principal.role
         yield rx.redirect(routes.safe_next(self.router.url.query_parameters.get("next")), replace=True)

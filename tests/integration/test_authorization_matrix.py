@@ -23,6 +23,7 @@ from fastapi.routing import APIRoute
 from opsknight import accounts
 from opsknight.api import create_api
 from opsknight.config import settings
+from opsknight.db import session_scope
 from opsknight.models import Role, User, UserStatus
 from opsknight.permissions import Permission, allowed
 from opsknight.state import guard
@@ -40,8 +41,10 @@ NOT_API_KEY_ROUTES = {
 }
 READ, ACT, CONFIGURE = Permission.READ, Permission.ACT_ON_INCIDENTS, Permission.CONFIGURE
 OWN_ACCOUNT, OWN_PROFILE, READ_AUDIT = Permission.OWN_ACCOUNT, Permission.OWN_PROFILE, Permission.READ_AUDIT
+# Another user's profile: the route declares OWN_PROFILE; for anyone but that user it takes CONFIGURE.
+SELF_OR_ADMIN = "self_or_admin"
 
-API_MATRIX: dict[str, Permission] = {
+API_MATRIX: dict[str, Permission | str] = {
     "GET /api/v1/incidents": READ,
     "POST /api/v1/incidents": ACT,
     "GET /api/v1/incidents/{incident_id}": READ,
@@ -82,6 +85,37 @@ API_MATRIX: dict[str, Permission] = {
     "PATCH /api/v1/teams/{team_id}/members/{user_id}": CONFIGURE,
     "DELETE /api/v1/teams/{team_id}/members/{user_id}": CONFIGURE,
     "GET /api/v1/audit": READ_AUDIT,
+    # users and my profile
+    "GET /api/v1/users": READ,
+    "POST /api/v1/users": CONFIGURE,
+    "GET /api/v1/users/{user_id}": READ,
+    "PATCH /api/v1/users/{user_id}": CONFIGURE,
+    "DELETE /api/v1/users/{user_id}": CONFIGURE,
+    "GET /api/v1/users/{user_id}/contact-methods": READ,
+    "POST /api/v1/users/{user_id}/contact-methods": SELF_OR_ADMIN,
+    "GET /api/v1/users/{user_id}/contact-methods/{contact_id}": READ,
+    "PATCH /api/v1/users/{user_id}/contact-methods/{contact_id}": SELF_OR_ADMIN,
+    "DELETE /api/v1/users/{user_id}/contact-methods/{contact_id}": SELF_OR_ADMIN,
+    "POST /api/v1/users/{user_id}/contact-methods/{contact_id}/test": SELF_OR_ADMIN,
+    "GET /api/v1/users/{user_id}/notification-rules": READ,
+    "POST /api/v1/users/{user_id}/notification-rules": SELF_OR_ADMIN,
+    "PATCH /api/v1/users/{user_id}/notification-rules/{rule_id}": SELF_OR_ADMIN,
+    "DELETE /api/v1/users/{user_id}/notification-rules/{rule_id}": SELF_OR_ADMIN,
+    "GET /api/v1/me": READ,
+    "PATCH /api/v1/me": OWN_PROFILE,
+    "GET /api/v1/me/contact-methods": READ,
+    "POST /api/v1/me/contact-methods": OWN_PROFILE,
+    "GET /api/v1/me/contact-methods/{contact_id}": READ,
+    "PATCH /api/v1/me/contact-methods/{contact_id}": OWN_PROFILE,
+    "DELETE /api/v1/me/contact-methods/{contact_id}": OWN_PROFILE,
+    "POST /api/v1/me/contact-methods/{contact_id}/test": OWN_PROFILE,
+    "GET /api/v1/me/notification-rules": READ,
+    "POST /api/v1/me/notification-rules": OWN_PROFILE,
+    "PATCH /api/v1/me/notification-rules/{rule_id}": OWN_PROFILE,
+    "DELETE /api/v1/me/notification-rules/{rule_id}": OWN_PROFILE,
+    "GET /api/v1/me/api-keys": READ,
+    "POST /api/v1/me/api-keys": OWN_PROFILE,
+    "DELETE /api/v1/me/api-keys/{key_id}": OWN_PROFILE,
 }
 HANDLER_MATRIX: dict[str, Permission | str] = {
     "AuthState.require_login": guard.PUBLIC,
@@ -142,6 +176,31 @@ HANDLER_MATRIX: dict[str, Permission | str] = {
     "PoliciesState.remove_target": CONFIGURE,
     "PoliciesState.save": CONFIGURE,
     "PoliciesState.delete": CONFIGURE,
+    # users and my profile
+    "ProfileState.load": READ,
+    "ProfileState.add_contact": OWN_PROFILE,
+    "ProfileState.set_contact_enabled": OWN_PROFILE,
+    "ProfileState.delete_contact": OWN_PROFILE,
+    "ProfileState.send_test": OWN_PROFILE,
+    "ProfileState.add_rule": OWN_PROFILE,
+    "ProfileState.delete_rule": OWN_PROFILE,
+    "ProfileState.save_settings": OWN_PROFILE,
+    "ProfileState.change_password": OWN_ACCOUNT,
+    "ProfileState.end_session": OWN_ACCOUNT,
+    "ProfileState.sign_out_everywhere": OWN_ACCOUNT,
+    "ProfileState.create_key": OWN_PROFILE,
+    "ProfileState.forget_new_key": READ,
+    "ProfileState.revoke_key": OWN_PROFILE,
+    "UsersState.load": READ,
+    "UsersState.create": CONFIGURE,
+    "UsersState.open_edit": CONFIGURE,
+    "UsersState.close_edit": READ,
+    "UsersState.save_edit": CONFIGURE,
+    "UsersState.set_disabled": CONFIGURE,
+    "UsersState.open_contacts": CONFIGURE,
+    "UsersState.close_contacts": READ,
+    "UsersState.add_user_contact": CONFIGURE,
+    "UsersState.delete_user_contact": CONFIGURE,
 }
 FAKE_ID = "2147483000"  # valid for every int path parameter, matches no row
 
@@ -215,6 +274,19 @@ def _operations():
             yield f"{method} {route.path}", route, method
 
 
+def _declared(rule: Permission | str) -> Permission:
+    return OWN_PROFILE if rule == SELF_OR_ADMIN else rule
+
+
+def _cases(rule: Permission | str, path: str, caller: Caller) -> list[tuple[str, Permission]]:
+    """(path to call, permission that decides) — SELF_OR_ADMIN routes are called on someone else and on oneself."""
+    if rule != SELF_OR_ADMIN:
+        return [(re.sub(r"\{[^}]+\}", FAKE_ID, path), rule)]
+    own = str(caller.principal.user_id) if caller.principal else FAKE_ID
+    return [(re.sub(r"\{[^}]+\}", FAKE_ID, path), CONFIGURE),
+            (re.sub(r"\{[^}]+\}", FAKE_ID, path.replace("{user_id}", own)), OWN_PROFILE)]
+
+
 def test_every_route_declares_exactly_the_permission_in_the_matrix():
     wrong, seen = [], set()
     for operation, route, _ in _operations():
@@ -224,7 +296,7 @@ def test_every_route_declares_exactly_the_permission_in_the_matrix():
                 wrong.append(f"{operation}: not /api/v1 and not in NOT_API_KEY_ROUTES")
         elif operation not in API_MATRIX:
             wrong.append(f"{operation}: no entry in API_MATRIX")
-        elif _permission_of(route) != API_MATRIX[operation]:
+        elif _permission_of(route) != _declared(API_MATRIX[operation]):
             wrong.append(f"{operation}: declares {_permission_of(route)}, the matrix says {API_MATRIX[operation]}")
     wrong += [f"{operation}: in API_MATRIX but not in the app" for operation in set(API_MATRIX) - seen]
     assert wrong == []
@@ -233,23 +305,23 @@ def test_every_route_declares_exactly_the_permission_in_the_matrix():
 def test_every_api_route_answers_each_caller_as_the_model_says(client, callers):
     wrong = []
     for operation, route, method in _operations():
-        permission = API_MATRIX.get(operation)
-        if permission is None:
+        rule = API_MATRIX.get(operation)
+        if rule is None:
             continue
-        path = re.sub(r"\{[^}]+\}", FAKE_ID, route.path)
         for caller in callers:
-            response = client.request(method, path, headers=caller.headers,
-                                      json={} if method in {"POST", "PUT", "PATCH"} else None)
-            if caller.principal is None:
-                ok = response.status_code == 401
-            elif allowed(caller.principal, permission):
-                ok = response.status_code not in (401, 403) and response.status_code < 500
-            else:
-                ok = response.status_code == 403
-            if not ok:
-                wrong.append(f"{method} {route.path} as {caller.name}: {response.status_code}")
-            if response.status_code in (401, 403):
-                assert response.json()["error"]["code"] in ("unauthorized", "forbidden"), response.text
+            for path, permission in _cases(rule, route.path, caller):
+                response = client.request(method, path, headers=caller.headers,
+                                          json={} if method in {"POST", "PUT", "PATCH"} else None)
+                if caller.principal is None:
+                    ok = response.status_code == 401
+                elif allowed(caller.principal, permission):
+                    ok = response.status_code not in (401, 403) and response.status_code < 500
+                else:
+                    ok = response.status_code == 403
+                if not ok:
+                    wrong.append(f"{method} {path} as {caller.name}: {response.status_code}")
+                if response.status_code in (401, 403):
+                    assert response.json()["error"]["code"] in ("unauthorized", "forbidden"), response.text
     assert wrong == []
 
 
@@ -303,6 +375,15 @@ async def _call(state, handler):
         return exc
 
 
+def _fresh_session(caller: Caller) -> str:
+    """A new session for a signed-in caller: handlers allowed to run may end sessions (sign out everywhere,
+    password change), which must not turn the next case into a signed-out one."""
+    if caller.principal is None:
+        return caller.session_token
+    with session_scope() as db:
+        return accounts.create_session(db, db.get(User, caller.principal.user_id), days=1)
+
+
 def test_every_state_handler_answers_each_caller_as_the_model_says(pg, callers, caplog):
     assert settings().database_url.startswith("postgresql")
     wrong = []
@@ -316,7 +397,7 @@ def test_every_state_handler_answers_each_caller_as_the_model_says(pg, callers, 
                     continue
                 root = rx.State(_reflex_internal_init=True)
                 state = root.get_substate(cls.get_full_name().split(".")[1:])
-                state.session_token = caller.session_token
+                state.session_token = _fresh_session(caller)
                 caplog.clear()
                 with caplog.at_level(logging.WARNING, logger=guard.__name__):
                     result = asyncio.run(_call(state, handler))

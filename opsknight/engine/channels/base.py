@@ -27,6 +27,7 @@ class Page:
     bundled_count: int = 0  # more incidents folded into this page by pacing ("12 more incidents on checkout")
     dedup_key: str = ""
     extra: dict = field(default_factory=dict)
+    test: bool = False  # a "send test message" from a profile: no incident, nothing to acknowledge
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,8 @@ def _by_code(code: int, message: str) -> Exception:
 
 
 def subject(page: Page) -> str:
+    if page.test:
+        return "[OpsKnight] Test message"
     return f"[OpsKnight #{page.incident_number}] {page.urgency.upper()}: {' '.join(page.title.split())}"
 
 
@@ -76,6 +78,8 @@ def build_message(page: Page, from_address: str, to_address: str, message_id: st
 
 
 def _text(page: Page) -> str:
+    if page.test:
+        return f"{page.title}\n\nOpen OpsKnight: {page.incident_url}\n"
     lines = [page.title, "", f"Service: {page.service_name}", f"Urgency: {page.urgency}", f"Status: {page.status}"]
     if page.bundled_count:
         lines.append(f"{page.bundled_count} more incidents on {page.service_name}")
@@ -87,6 +91,9 @@ def _text(page: Page) -> str:
 
 def _html(page: Page) -> str:
     e = html.escape
+    if page.test:
+        return (f"<html><body style=\"font-family:sans-serif\"><p>{e(page.title)}</p>"
+                f'<p><a href="{e(page.incident_url)}">Open OpsKnight</a></p></body></html>')
     more = f"<p>{page.bundled_count} more incidents on {e(page.service_name)}</p>" if page.bundled_count else ""
     button = (
         f'<p><a href="{e(page.ack_url)}" style="display:inline-block;padding:12px 24px;background:#b91c1c;'

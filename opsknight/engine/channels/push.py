@@ -77,6 +77,9 @@ def _map_error(exc: WebPushException) -> Exception:
 
 
 def payload(page: Page) -> dict:
+    if page.test:
+        return {"title": "OpsKnight", "body": page.title, "url": page.incident_url, "tag": "opsknight-test",
+                "urgency": page.urgency, "actions": []}
     body = f"{page.service_name} · {page.status}"
     if page.bundled_count:
         body += f" · {page.bundled_count} more incidents"

@@ -70,6 +70,8 @@ def _map_error(exc: SlackApiError) -> Exception:
 
 def fallback_text(page: Page) -> str:
     """The notification text (phones and screen readers show this, not the blocks)."""
+    if page.test:
+        return f"OpsKnight: {page.title}"
     return f"OpsKnight #{page.incident_number} {page.urgency.upper()} {page.service_name}: {page.title}"
 
 
@@ -79,6 +81,9 @@ def _escape(text: str) -> str:
 
 
 def blocks(page: Page) -> list[dict]:
+    if page.test:  # no buttons: there is nothing to acknowledge
+        return [{"type": "section", "text": {"type": "mrkdwn",
+                                             "text": f"{_escape(page.title)}\n<{page.incident_url}|Open OpsKnight>"}}]
     marker = "🔴" if page.urgency == "high" else "🟡"
     header = f"{marker} #{page.incident_number} {page.urgency.upper()}: {page.title}"
     details = f"*Service:* {_escape(page.service_name)}   *Urgency:* {page.urgency}   *Status:* {page.status}"

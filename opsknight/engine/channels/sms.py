@@ -33,6 +33,8 @@ class SmsChannel:
 
 def sms_text(page: Page) -> str:
     """'OpsKnight #42 HIGH checkout: <title> Reply 'ack 42' or 'resolve 42'', the title cut to fit 160."""
+    if page.test:
+        return f"OpsKnight: {page.title}"[:SEGMENT]
     n = page.incident_number
     head = f"OpsKnight #{n} {page.urgency.upper()} {page.service_name}: "
     tail = f" Reply 'ack {n}' or 'resolve {n}'"

@@ -36,6 +36,8 @@ class WhatsAppChannel:
 
 
 def whatsapp_text(page: Page) -> str:
+    if page.test:
+        return f"*OpsKnight*\n{page.title}\n{page.incident_url}"
     n = page.incident_number
     lines = [f"*OpsKnight #{n}* {page.urgency.upper()} {page.service_name}", page.title]
     if page.bundled_count:

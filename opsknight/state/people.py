@@ -1,0 +1,50 @@
+"""Rows the profile and users pages show (plain dataclasses built from the admin layer's JSON views), and the
+contact-method form's fields as the admin layer takes them."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+CONTACT_KINDS = [("email", "Email"), ("sms", "SMS"), ("whatsapp", "WhatsApp"), ("slack", "Slack")]
+ROLES = [("responder", "Responder"), ("viewer", "Viewer"), ("admin", "Admin")]
+URGENCIES = [("any", "Any urgency"), ("high", "High urgency"), ("low", "Low urgency")]
+
+
+def when(value: str | None) -> str:
+    """An ISO timestamp as "2026-11-27 14:00 UTC" ("never" when missing)."""
+    return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M UTC") if value else "never"
+
+
+@dataclasses.dataclass
+class UserRow:
+    id: int = 0
+    name: str = ""
+    email: str = ""
+    role: str = ""
+    status: str = ""
+    time_zone: str = ""
+    can_sign_in: bool = False
+
+
+def user_row(view: dict[str, Any]) -> UserRow:
+    return UserRow(view["id"], view["name"], view["email"], view["role"], view["status"], view["time_zone"],
+                   view["can_sign_in"])
+
+
+@dataclasses.dataclass
+class ContactRow:
+    id: int = 0
+    kind: str = ""
+    label: str = ""
+    address: str = ""
+    enabled: bool = True
+
+
+def contact_row(view: dict[str, Any]) -> ContactRow:
+    return ContactRow(view["id"], view["kind"], view["label"], view["address"], view["enabled"])
+
+
+def contact_values(form: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": form.get("kind", ""), "address": form.get("address", ""), "label": form.get("label", "")}
