@@ -1,21 +1,35 @@
-"""Sign-in state: the session cookie, who is signed in, and the guard every signed-in page runs on load.
+"""Sign-in state: who is signed in, and the guard every signed-in page runs on load.
 
-The session token lives in a cookie; the server keeps only its digest. Every load of a signed-in page
+The session token lives in an HttpOnly cookie that only `opsknight.api.session` sets and clears; page scripts
+never see it. The server reads it from the websocket's handshake headers and keeps only its digest. Every event
 re-checks the token against the database, so a revoked session or a disabled user is out at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+from http.cookies import CookieError, SimpleCookie
 
 import reflex as rx
 
 from opsknight import accounts, routes
-from opsknight.config import settings
+from opsknight.api.session import SESSION_COOKIE
 from opsknight.db import session_scope
 from opsknight.state.guard import public
 
-SESSION_COOKIE = "opsknight_session"
+
+def session_token_from(cookie_header: str) -> str:
+    try:
+        morsel = SimpleCookie(cookie_header or "").get(SESSION_COOKIE)
+    except CookieError:
+        return ""
+    return morsel.value if morsel else ""
+
+
+def go(url: str):
+    """A full page load (not a client-side route change), so the browser talks to the server's `/api/...`."""
+    return rx.call_script(f"window.location.replace({json.dumps(url)})")
 
 
 def _load_principal(token: str) -> accounts.Principal | None:
@@ -23,16 +37,7 @@ def _load_principal(token: str) -> accounts.Principal | None:
         return accounts.principal_for_session(db, token)
 
 
-def _revoke(token: str) -> None:
-    with session_scope() as db:
-        accounts.revoke_session(db, token)
-
-
 class AuthState(rx.State):
-    session_token: str = rx.Cookie(
-        "", name=SESSION_COOKIE, same_site="strict", secure=settings().secure_cookies,
-        max_age=settings().session_days * 86400,
-    )
     user_name: str = ""
     user_email: str = ""
     user_role: str = ""
@@ -48,11 +53,15 @@ class AuthState(rx.State):
     def _clear(self) -> None:
         self.user_name = self.user_email = self.user_role = ""
 
+    def _session_token(self) -> str:
+        return session_token_from(self.router.headers.cookie)
+
     async def _principal(self) -> accounts.Principal | None:
         """The signed-in principal, re-read from the database (never trusted from client state)."""
-        if not self.session_token:
+        token = self._session_token()
+        if not token:
             return None
-        return await asyncio.to_thread(_load_principal, self.session_token)
+        return await asyncio.to_thread(_load_principal, token)
 
     @rx.event
     @public  # the sign-in check itself
@@ -61,15 +70,11 @@ class AuthState(rx.State):
         principal = await self._principal()
         if principal is None:
             self._clear()
-            self.session_token = ""
             return rx.redirect(routes.login_url(self.router.url.path), replace=True)
         self.user_name, self.user_email, self.user_role = principal.name, principal.email, principal.role
 
     @rx.event
-    @public  # revokes only the caller's own session
+    @public  # ends only the caller's own session
     async def logout(self):
-        if self.session_token:
-            await asyncio.to_thread(_revoke, self.session_token)
         self._clear()
-        self.session_token = ""
-        return rx.redirect(routes.LOGIN, replace=True)
+        return go("/api/session/end")

@@ -6,9 +6,12 @@ import asyncio
 
 import reflex as rx
 
+import redis
+
 from opsknight import routes
 from opsknight.admin import signin
-from opsknight.state.auth import AuthState
+from opsknight.api import session as session_api
+from opsknight.state.auth import AuthState, go
 from opsknight.state.guard import public
 
 
@@ -35,13 +38,15 @@ class LoginState(AuthState):
         yield
         result = await asyncio.to_thread(
             signin.sign_in, email, password, ip=self.router.session.client_ip,
-            user_agent=self.router.headers.user_agent, previous_token=self.session_token,
+            user_agent=self.router.headers.user_agent, previous_token=self._session_token(),
         )
         self.busy = False
         if result.principal is None:
             self.error = result.error
             return
-        self.session_token = result.token
-        principal = result.principal
-        self.user_name, self.user_email, self.user_role = principal.name, principal.email, principal.role
-        yield rx.redirect(routes.safe_next(self.router.url.query_parameters.get("next")), replace=True)
+        try:  # the browser swaps the code for the HttpOnly cookie (see opsknight.api.session)
+            code = await asyncio.to_thread(session_api.issue_code, result.token)
+        except redis.RedisError:
+            self.error = "Signing in is unavailable right now (Redis is unreachable); try again shortly."
+            return
+        yield go(session_api.start_url(code, self.router.url.query_parameters.get("next")))

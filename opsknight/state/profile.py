@@ -9,11 +9,10 @@ from typing import Any
 
 import reflex as rx
 
-from opsknight import routes
 from opsknight.admin import AdminError, contacts, profile
 from opsknight.db import session_scope
 from opsknight.permissions import Permission
-from opsknight.state.auth import AuthState
+from opsknight.state.auth import AuthState, go
 from opsknight.state.guard import actor, guarded
 from opsknight.state.people import ContactRow, contact_row, contact_values, when
 
@@ -122,7 +121,7 @@ class ProfileState(AuthState):
         return self.user_role in ("responder", "admin")
 
     async def _refresh(self) -> None:
-        found = await asyncio.to_thread(_snapshot, actor(), self.session_token)
+        found = await asyncio.to_thread(_snapshot, actor(), self._session_token())
         self.name, self.time_zone = found.name, found.time_zone
         self.quiet_enabled = found.quiet_hours is not None
         if found.quiet_hours:
@@ -243,7 +242,7 @@ class ProfileState(AuthState):
             return
         values = {"current_password": form.get("current_password", ""), "new_password": form.get("new_password", "")}
         try:
-            ended = await asyncio.to_thread(_change_password, actor(), values, self.session_token)
+            ended = await asyncio.to_thread(_change_password, actor(), values, self._session_token())
         except AdminError as exc:
             self.password_error = exc.message
             return
@@ -268,8 +267,7 @@ class ProfileState(AuthState):
     async def sign_out_everywhere(self):
         await asyncio.to_thread(_write, profile.sign_out_everywhere, actor())
         self._clear()
-        self.session_token = ""
-        return rx.redirect(routes.LOGIN, replace=True)
+        return go("/api/session/end")
 
     # --- API keys ------------------------------------------------------------------------------------------------
 

@@ -21,6 +21,13 @@ def test_signed_out_visitor_is_sent_to_login(page):
     expect(page.get_by_role("heading", name="Sign in to OpsKnight")).to_be_visible()
 
 
+def test_after_sign_in_the_visitor_lands_on_the_page_they_asked_for(page):
+    page.goto("/escalation-policies")
+    expect(page).to_have_url(re.compile(r"/login/?\?next="))
+    _sign_in(page, ADMIN_EMAIL, ADMIN_PASSWORD)
+    expect(page).to_have_url(re.compile(r"/escalation-policies/?$"))
+
+
 def test_wrong_password_is_refused(page):
     page.goto("/login")
     _sign_in(page, ADMIN_EMAIL, "not-the-password")
@@ -36,6 +43,8 @@ def test_admin_signs_in_sees_shell_and_signs_out(page):
     expect(page.locator("#signed-in-name")).to_have_text("Administrator")
     expect(page.get_by_text("Escalation policies")).to_be_visible()
     cookie = next(c for c in page.context.cookies() if c["name"] == "opsknight_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert "opsknight_session" not in page.evaluate("document.cookie")  # no page script can read it
 
     page.click("#logout-button")
     expect(page).to_have_url(re.compile(r"/login"))

@@ -18,10 +18,12 @@ from dataclasses import dataclass
 
 import pytest
 import reflex as rx
+from reflex.istate.data import RouterData
 from fastapi.routing import APIRoute
 
 from opsknight import accounts
 from opsknight.api import create_api
+from opsknight.api.session import SESSION_COOKIE
 from opsknight.config import settings
 from opsknight.db import session_scope
 from opsknight.models import Role, User, UserStatus
@@ -38,6 +40,7 @@ NOT_API_KEY_ROUTES = {
     "/api/slack/interactions": "Slack request signature", "/api/twilio/inbound": "Twilio request signature",
     "/api/ack/{token}": "signed single-use link", "/api/push/vapid-public-key": "public key (no secret)",
     "/api/ical/schedules/{token}.ics": "secret calendar URL", "/api/ical/users/{token}.ics": "secret calendar URL",
+    "/api/session/start": "single-use sign-in code", "/api/session/end": "the caller's own session cookie",
 }
 READ, ACT, CONFIGURE = Permission.READ, Permission.ACT_ON_INCIDENTS, Permission.CONFIGURE
 OWN_ACCOUNT, OWN_PROFILE, READ_AUDIT = Permission.OWN_ACCOUNT, Permission.OWN_PROFILE, Permission.READ_AUDIT
@@ -397,7 +400,8 @@ def test_every_state_handler_answers_each_caller_as_the_model_says(pg, callers, 
                     continue
                 root = rx.State(_reflex_internal_init=True)
                 state = root.get_substate(cls.get_full_name().split(".")[1:])
-                state.session_token = _fresh_session(caller)
+                root.router = RouterData.from_router_data(
+                    {"headers": {"cookie": f"{SESSION_COOKIE}={_fresh_session(caller)}"}})
                 caplog.clear()
                 with caplog.at_level(logging.WARNING, logger=guard.__name__):
                     result = asyncio.run(_call(state, handler))
