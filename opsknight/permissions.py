@@ -20,6 +20,8 @@ class Permission(StrEnum):
     CONFIGURE = "configure"  # services, integrations, policies, schedules, users, teams, audit log
     OWN_ACCOUNT = "own_account"  # one's own password and sessions: everyone who can sign in
     OWN_PROFILE = "own_profile"  # one's own contact methods, notification rules, time zone, API keys
+    # Add or remove a schedule override that puts oneself on call (taking a shift); any other override: CONFIGURE.
+    TAKE_SHIFT = "take_shift"
 
 
 # permission -> (lowest role, API-key scope it needs)
@@ -29,6 +31,7 @@ RULES: dict[Permission, tuple[str, str]] = {
     Permission.CONFIGURE: ("admin", "write"),
     Permission.OWN_ACCOUNT: ("viewer", "write"),
     Permission.OWN_PROFILE: ("responder", "write"),
+    Permission.TAKE_SHIFT: ("responder", "write"),
 }
 
 

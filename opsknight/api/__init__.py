@@ -8,7 +8,7 @@ from opsknight import __version__
 
 
 def create_api() -> FastAPI:
-    from opsknight.api import callbacks, health, incidents, schedules, webhooks
+    from opsknight.api import callbacks, health, incidents, schedules, schedules_admin, webhooks
 
     api = FastAPI(
         title="OpsKnight API",
@@ -22,5 +22,6 @@ def create_api() -> FastAPI:
         api.include_router(router)
     api.include_router(callbacks.router)
     api.include_router(schedules.router)
+    api.include_router(schedules_admin.router)
     api.include_router(incidents.router)
     return api
