@@ -21,7 +21,7 @@ NAV = (
     NavItem("On call", "/oncall", "phone-call", False),
     NavItem("Services", "/services", "server", False),
     NavItem("Escalation policies", "/escalation-policies", "list-ordered", False),
-    NavItem("Schedules", "/schedules", "calendar-days", False),
+    NavItem("Schedules", "/schedules", "calendar-days", True),
     NavItem("Users & teams", "/users", "users", False),
     NavItem("Audit log", "/audit", "scroll-text", False),
     NavItem("My profile", "/profile", "circle-user", False),

@@ -30,11 +30,17 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def app_server(tmp_path_factory):
+def app_data_dir(tmp_path_factory) -> Path:
+    """The app's data directory (its SQLite database): tests may run `opsknight` commands against it."""
+    return tmp_path_factory.mktemp("e2e-data")
+
+
+@pytest.fixture(scope="session")
+def app_server(app_data_dir):
     """The app as `make run` starts it: SQLite + in-process Redis + worker thread, with a bootstrap admin."""
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
-    data_dir = tmp_path_factory.mktemp("e2e-data")
+    data_dir = app_data_dir
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPSKNIGHT_")}
     bin_dir = str(Path(sys.executable).parent)
     env.update(
