@@ -255,7 +255,7 @@ def _override_form() -> rx.Component:
     return rx.hstack(
         _field("Who is on call", _select(S.override_people, S.ov_user,
                                          lambda v: S.set_override_field("ov_user", v), "override-user")),
-        _field("Instead of", _select(S.people, S.ov_replaces, lambda v: S.set_override_field("ov_replaces", v),
+        _field("Instead of", _select(S.rotation_people, S.ov_replaces, lambda v: S.set_override_field("ov_replaces", v),
                                      "override-replaces", first=("", "Everyone (whole schedule)"))),
         _field("From", rx.input(type="datetime-local", default_value=S.ov_start, id="override-start",
                                 on_change=lambda v: S.set_override_field("ov_start", v))),

@@ -64,6 +64,8 @@ def _load(principal: Principal, schedule_id: int, weeks: str) -> dict[str, Any]:
     return {
         "schedule": schedule, "viewer_tz": viewer_tz, "teams": teams, "people": active,
         "override_people": active if may_configure else [c for c in active if c.value == str(principal.user_id)],
+        "rotation_people": [Choice(str(u), users[u].name) for u in dict.fromkeys(
+            m for layer in schedule["layers"] for m in layer["members"]) if u in users],
         "layers": [layer_edit(layer, schedule["time_zone"], users) for layer in schedule["layers"]],
         "timelines": timeline_views(timeline, viewer_tz, days), "start": start, "end": end,
         "overrides": [OverrideRow(id=o["id"], user=o["user_name"] or "?", replaces=o["replaces_user_name"] or "",
@@ -84,7 +86,8 @@ class ScheduleEditState(AuthState):
     rev: int = 0  # bumped whenever layers are reloaded or re-ordered: remounts the uncontrolled inputs
     dirty: bool = False
     people: list[Choice] = []
-    override_people: list[Choice] = []
+    override_people: list[Choice] = []  # whom this viewer may put on call: anyone for admins, else themselves
+    rotation_people: list[Choice] = []  # who an override can stand in for: the saved rotations' members
     teams: list[Choice] = []
     viewer_tz: str = "UTC"
     weeks: str = "1"
@@ -120,7 +123,8 @@ class ScheduleEditState(AuthState):
         self.team_id = str(schedule["team_id"] or "")
         self.updated_at = schedule["updated_at"] or ""
         self.viewer_tz, self.teams, self.people = data["viewer_tz"], data["teams"], data["people"]
-        self.override_people, self.layers, self.overrides = data["override_people"], data["layers"], data["overrides"]
+        self.override_people, self.rotation_people = data["override_people"], data["rotation_people"]
+        self.layers, self.overrides = data["layers"], data["overrides"]
         self.timelines, self.window_start, self.window_end = data["timelines"], iso(data["start"]), iso(data["end"])
         if not self.ov_user and self.override_people:
             self.ov_user = self.override_people[0].value
