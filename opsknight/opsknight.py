@@ -8,15 +8,18 @@ from opsknight.lifespan import app_lifespan
 from opsknight.pages.audit import AuditState, audit_page
 from opsknight.pages.incidents import IncidentsState, incidents_page
 from opsknight.pages.login import login_page
+from opsknight.pages.policies import PoliciesState, policies_page
+from opsknight.pages.profile import profile_page
+from opsknight.pages.schedules import schedule_page, schedules_page
 from opsknight.pages.service_detail import ServiceDetailState, service_detail_page
 from opsknight.pages.services import ServicesState, services_page
-from opsknight.pages.policies import PoliciesState, policies_page
 from opsknight.pages.teams import TeamsState, teams_page
-from opsknight.pages.profile import profile_page
 from opsknight.pages.users import users_page
 from opsknight.state.auth import AuthState
 from opsknight.state.login import LoginState
 from opsknight.state.profile import ProfileState
+from opsknight.state.schedule_editor import ScheduleEditState
+from opsknight.state.schedules import ScheduleListState
 from opsknight.state.users import UsersState
 
 app = rx.App(api_transformer=create_api())
@@ -36,3 +39,7 @@ app.add_page(profile_page, route=routes.PROFILE, title="My profile · OpsKnight"
              on_load=[AuthState.require_login, ProfileState.load])
 app.add_page(users_page, route=routes.USERS, title="Users · OpsKnight",
              on_load=[AuthState.require_login, UsersState.load])
+app.add_page(schedule_page, route="/schedules/[schedule_id]", title="Schedule · OpsKnight",
+             on_load=[AuthState.require_login, ScheduleEditState.load])
+app.add_page(schedules_page, route="/schedules", title="Schedules · OpsKnight",
+             on_load=[AuthState.require_login, ScheduleListState.load])

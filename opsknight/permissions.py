@@ -21,6 +21,8 @@ class Permission(StrEnum):
     READ_AUDIT = "read_audit"  # the audit log: admins only, and a read-only admin key is enough
     OWN_ACCOUNT = "own_account"  # one's own password and sessions: everyone who can sign in
     OWN_PROFILE = "own_profile"  # one's own contact methods, notification rules, time zone, API keys
+    # Add or remove a schedule override that puts oneself on call (taking a shift); any other override: CONFIGURE.
+    TAKE_SHIFT = "take_shift"
 
 
 # permission -> (lowest role, API-key scope it needs)
@@ -31,6 +33,7 @@ RULES: dict[Permission, tuple[str, str]] = {
     Permission.READ_AUDIT: ("admin", "read"),
     Permission.OWN_ACCOUNT: ("viewer", "write"),
     Permission.OWN_PROFILE: ("responder", "write"),
+    Permission.TAKE_SHIFT: ("responder", "write"),
 }
 
 

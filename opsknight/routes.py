@@ -24,7 +24,7 @@ NAV = (
     NavItem("On call", "/oncall", "phone-call", False),
     NavItem("Services", "/services", "server", True),
     NavItem("Escalation policies", "/escalation-policies", "list-ordered", True),
-    NavItem("Schedules", "/schedules", "calendar-days", False),
+    NavItem("Schedules", "/schedules", "calendar-days", True),
     NavItem("Users", USERS, "users", True),
     NavItem("Teams", "/teams", "users-round", True),
     NavItem("Audit log", "/audit", "scroll-text", True),

@@ -11,7 +11,7 @@ from opsknight import __version__
 
 def create_api() -> FastAPI:
     from opsknight.api import audit, callbacks, health, incidents, me, policies, schedules, services, teams, users
-    from opsknight.api import session, webhooks
+    from opsknight.api import schedules_admin, session, webhooks
 
     api = FastAPI(
         title="OpsKnight API",
@@ -26,6 +26,7 @@ def create_api() -> FastAPI:
     api.include_router(callbacks.router)
     api.include_router(session.router)
     api.include_router(schedules.router)
+    api.include_router(schedules_admin.router)
     api.include_router(incidents.router)
     api.include_router(services.router)
     api.include_router(policies.router)

@@ -95,7 +95,7 @@ def _users(db: Session, user_ids: tuple[int, ...]) -> list[dict]:
     return [{"id": uid, "name": rows[uid].name, "email": rows[uid].email} for uid in user_ids if uid in rows]
 
 
-def _block(block: oncall.Block) -> dict:
+def block_json(block: oncall.Block) -> dict:
     return {"start": iso(block.start), "end": iso(block.end), "user_ids": list(block.user_ids),
             "gap": not block.user_ids}
 
@@ -136,12 +136,12 @@ def get_final(schedule_id: int, principal: Reader, start: str | None = None, end
         spec = _spec(db, schedule_id, lo, hi)
         time_zone = spec.time_zone
         body = {"schedule_id": schedule_id, "time_zone": time_zone, "start": iso(lo), "end": iso(hi),
-                "blocks": [_block(b) for b in oncall.final_blocks(spec, lo, hi)]}
+                "blocks": [block_json(b) for b in oncall.final_blocks(spec, lo, hi)]}
         if layers:
             names = dict(db.exec(select(ScheduleLayer.id, ScheduleLayer.name)
                                  .where(ScheduleLayer.schedule_id == schedule_id)).all())
             body["layers"] = [{"id": layer.id, "name": names.get(layer.id, ""),
-                               "blocks": [_block(b) for b in oncall.layer_blocks(spec, layer, lo, hi)]}
+                               "blocks": [block_json(b) for b in oncall.layer_blocks(spec, layer, lo, hi)]}
                               for layer in spec.layers]
     return body
 

@@ -19,6 +19,7 @@ paged, and a disabled user on call is something the UI must show, not hide.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
@@ -56,10 +57,17 @@ def load_spec(db: Session, schedule_id: int, start: datetime | None = None,
     if end is not None:
         query = query.where(ScheduleOverride.starts_at < end)
     overrides = db.exec(query.order_by(ScheduleOverride.starts_at, ScheduleOverride.id)).all()
+    return spec_from_rows(schedule.time_zone, [(row, members[row.id]) for row in rows], overrides)
 
+
+def spec_from_rows(time_zone: str, layers: Sequence[tuple[ScheduleLayer, Sequence[int]]],
+                   overrides: Sequence[ScheduleOverride]) -> oncall.ScheduleSpec:
+    """The pure spec for rows already in evaluation order: layers by ``(position, id)``, each with its members'
+    user ids in rotation order; overrides by ``(starts_at, id)``. :func:`load_spec` builds every saved schedule's
+    spec here, and the admin preview builds an unsaved definition's spec here too, so both answer alike."""
     return oncall.ScheduleSpec(
-        time_zone=schedule.time_zone,
-        layers=tuple(_layer(row, members[row.id], schedule.time_zone) for row in rows),
+        time_zone=time_zone,
+        layers=tuple(_layer(row, list(members), time_zone) for row, members in layers),
         overrides=tuple(oncall.Override(user_id=o.user_id, start=o.starts_at, end=o.ends_at,
                                         replaces_user_id=o.replaces_user_id) for o in overrides),
     )

@@ -44,6 +44,8 @@ NOT_API_KEY_ROUTES = {
 }
 READ, ACT, CONFIGURE = Permission.READ, Permission.ACT_ON_INCIDENTS, Permission.CONFIGURE
 OWN_ACCOUNT, OWN_PROFILE, READ_AUDIT = Permission.OWN_ACCOUNT, Permission.OWN_PROFILE, Permission.READ_AUDIT
+# Overrides: a responder may take a shift (the admin layer: only as the override user); admins any override.
+TAKE_SHIFT = Permission.TAKE_SHIFT
 # Another user's profile: the route declares OWN_PROFILE; for anyone but that user it takes CONFIGURE.
 SELF_OR_ADMIN = "self_or_admin"
 
@@ -119,6 +121,18 @@ API_MATRIX: dict[str, Permission | str] = {
     "GET /api/v1/me/api-keys": READ,
     "POST /api/v1/me/api-keys": OWN_PROFILE,
     "DELETE /api/v1/me/api-keys/{key_id}": OWN_PROFILE,
+    # schedules, overrides, who is on call
+    "GET /api/v1/schedules": READ,
+    "POST /api/v1/schedules": CONFIGURE,
+    "POST /api/v1/schedules/preview": READ,
+    "GET /api/v1/schedules/{schedule_id}": READ,
+    "PUT /api/v1/schedules/{schedule_id}": CONFIGURE,
+    "PATCH /api/v1/schedules/{schedule_id}": CONFIGURE,
+    "DELETE /api/v1/schedules/{schedule_id}": CONFIGURE,
+    "GET /api/v1/schedules/{schedule_id}/overrides": READ,
+    "POST /api/v1/schedules/{schedule_id}/overrides": TAKE_SHIFT,
+    "DELETE /api/v1/schedules/{schedule_id}/overrides/{override_id}": TAKE_SHIFT,
+    "GET /api/v1/oncall": READ,
 }
 HANDLER_MATRIX: dict[str, Permission | str] = {
     "AuthState.require_login": guard.PUBLIC,
@@ -204,6 +218,29 @@ HANDLER_MATRIX: dict[str, Permission | str] = {
     "UsersState.close_contacts": READ,
     "UsersState.add_user_contact": CONFIGURE,
     "UsersState.delete_user_contact": CONFIGURE,
+    # schedules
+    "ScheduleListState.load": READ,
+    "ScheduleListState.create": CONFIGURE,
+    "ScheduleEditState.load": READ,
+    "ScheduleEditState.set_weeks": READ,
+    "ScheduleEditState.save_details": CONFIGURE,
+    "ScheduleEditState.delete_schedule": CONFIGURE,
+    "ScheduleEditState.add_layer": CONFIGURE,
+    "ScheduleEditState.remove_layer": CONFIGURE,
+    "ScheduleEditState.set_layer_field": CONFIGURE,
+    "ScheduleEditState.add_member": CONFIGURE,
+    "ScheduleEditState.remove_member": CONFIGURE,
+    "ScheduleEditState.move_member": CONFIGURE,
+    "ScheduleEditState.add_restriction": CONFIGURE,
+    "ScheduleEditState.remove_restriction": CONFIGURE,
+    "ScheduleEditState.toggle_day": CONFIGURE,
+    "ScheduleEditState.set_restriction_time": CONFIGURE,
+    "ScheduleEditState.preview": READ,
+    "ScheduleEditState.save_layers": CONFIGURE,
+    "ScheduleEditState.discard": READ,
+    "ScheduleEditState.set_override_field": TAKE_SHIFT,
+    "ScheduleEditState.add_override": TAKE_SHIFT,
+    "ScheduleEditState.delete_override": TAKE_SHIFT,
 }
 FAKE_ID = "2147483000"  # valid for every int path parameter, matches no row
 
