@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Path, Request
+from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from opsknight import accounts
@@ -46,6 +46,8 @@ def require(permission: Permission):
 
 # A row id in a path: bounded to PostgreSQL's integer, so an out-of-range id is a 400/404, never a 500.
 RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+# List pages: `cursor` is the previous page's `next_cursor`.
+Cursor = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="`next_cursor` of the previous page")]
 
 Reader = Annotated[accounts.Principal, Depends(require(Permission.READ))]
 Responder = Annotated[accounts.Principal, Depends(require(Permission.ACT_ON_INCIDENTS))]

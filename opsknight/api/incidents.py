@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from opsknight.api.deps import Reader, Responder, RowId
+from opsknight.api.deps import Cursor, Reader, Responder, RowId
 from opsknight.api.errors import ApiError, ErrorShapedRoute
 from opsknight.db import session_scope
 from opsknight.engine import actions, clock
@@ -50,7 +50,7 @@ def list_incidents(
     status: list[Literal["triggered", "acknowledged", "resolved"]] = Query(default=[]),
     service_id: int | None = Query(default=None, ge=1, le=2**31 - 1),
     limit: int = Query(default=50, ge=1, le=200),
-    cursor: int | None = Query(default=None, ge=1, le=2**31 - 1, description="`next_cursor` of the previous page"),
+    cursor: Cursor = None,
 ) -> dict:
     with session_scope() as db:
         query = select(Incident, Service.name).join(Service, Service.id == Incident.service_id)

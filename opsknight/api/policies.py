@@ -7,25 +7,22 @@ same functions the admin pages call. Step positions are 0-based, like an inciden
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from opsknight.admin import policies
-from opsknight.admin.fields import MAX_ID
-from opsknight.api.deps import Admin, Reader
+from opsknight.api.deps import Admin, Cursor, Reader, RowId
 from opsknight.api.errors import ErrorShapedRoute
 from opsknight.db import session_scope
 
 router = APIRouter(prefix="/api/v1/escalation-policies", tags=["escalation policies"], route_class=ErrorShapedRoute)
-PolicyId = Annotated[int, Path(ge=1, le=MAX_ID)]
+PolicyId = RowId
 
 
 @router.get("", summary="List escalation policies with the services using each")
 def list_policies(
     principal: Reader,
     limit: int = Query(default=100, ge=1, le=200),
-    cursor: int | None = Query(default=None, ge=1, le=MAX_ID, description="`next_cursor` of the previous page"),
+    cursor: Cursor = None,
 ) -> dict:
     with session_scope() as db:
         data, next_cursor = policies.list_policies(db, principal, limit=limit, cursor=cursor)

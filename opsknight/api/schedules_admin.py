@@ -19,12 +19,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from opsknight.accounts import Principal
 from opsknight.admin import schedule_overrides, schedules
-from opsknight.admin.schedule_input import MAX_ID, OverrideIn, PreviewRequest, ScheduleDefinition, SchedulePatch
-from opsknight.api.deps import Admin, Reader, require
+from opsknight.admin.schedule_input import OverrideIn, PreviewRequest, ScheduleDefinition, SchedulePatch
+from opsknight.api.deps import Admin, Cursor, Reader, RowId, require
 from opsknight.api.errors import ErrorShapedRoute
 from opsknight.api.schedules import block_json, iso, parse_instant
 from opsknight.db import session_scope
@@ -33,8 +33,8 @@ from opsknight.permissions import Permission
 
 router = APIRouter(prefix="/api/v1", tags=["schedules"], route_class=ErrorShapedRoute)
 ShiftTaker = Annotated[Principal, Depends(require(Permission.TAKE_SHIFT))]
-ScheduleId = Annotated[int, Path(ge=1, le=MAX_ID)]
-OverrideId = Annotated[int, Path(ge=1, le=MAX_ID)]
+ScheduleId = RowId
+OverrideId = RowId
 Instant = Annotated[str | None, Query(max_length=64, description="ISO 8601 with an offset, e.g. 2026-03-29T01:30:00Z")]
 
 
@@ -51,7 +51,7 @@ def _timeline_json(timeline: schedules.Timeline, schedule_id: int | None) -> dic
 def list_schedules(
     principal: Reader,
     limit: int = Query(default=50, ge=1, le=200),
-    cursor: int | None = Query(default=None, ge=1, le=MAX_ID, description="`next_cursor` of the previous page"),
+    cursor: Cursor = None,
 ) -> dict:
     with session_scope() as db:
         page = schedules.list_schedules(db, principal, after_id=cursor, limit=limit + 1)

@@ -5,30 +5,27 @@ pages call too. An integration's token comes back exactly once: from its creatio
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from opsknight.admin import integrations as integration_admin
 from opsknight.admin import services as service_admin
 from opsknight.admin.integrations import IntegrationCreate, IntegrationUpdate
-from opsknight.admin.fields import MAX_ID
 from opsknight.admin.services import ServiceCreate, ServiceUpdate
-from opsknight.api.deps import Admin, Reader
+from opsknight.api.deps import Admin, Cursor, Reader, RowId
 from opsknight.api.errors import ErrorShapedRoute
 from opsknight.db import session_scope
 
 router = APIRouter(prefix="/api/v1", tags=["services"], route_class=ErrorShapedRoute)
 
-ServiceId = Annotated[int, Path(ge=1, le=MAX_ID)]
-IntegrationId = Annotated[int, Path(ge=1, le=MAX_ID)]
+ServiceId = RowId
+IntegrationId = RowId
 
 
 @router.get("/services", summary="List services (id order, `next_cursor` pages)")
 def list_services(
     principal: Reader,
     limit: int = Query(default=50, ge=1, le=200),
-    cursor: int | None = Query(default=None, ge=1, le=MAX_ID, description="`next_cursor` of the previous page"),
+    cursor: Cursor = None,
 ) -> dict:
     with session_scope() as db:
         page, next_cursor = service_admin.list_services(db, principal, limit=limit, after_id=cursor)

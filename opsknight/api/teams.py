@@ -3,26 +3,23 @@ with the write scope; the work is `opsknight.admin.teams`, shared with the admin
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from opsknight.admin import teams
-from opsknight.admin.fields import MAX_ID
-from opsknight.api.deps import Admin, Reader
+from opsknight.api.deps import Admin, Cursor, Reader, RowId
 from opsknight.api.errors import ErrorShapedRoute
 from opsknight.db import session_scope
 
 router = APIRouter(prefix="/api/v1/teams", tags=["teams"], route_class=ErrorShapedRoute)
-TeamId = Annotated[int, Path(ge=1, le=MAX_ID)]
-UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
+TeamId = RowId
+UserId = RowId
 
 
 @router.get("", summary="List teams with their member counts")
 def list_teams(
     principal: Reader,
     limit: int = Query(default=100, ge=1, le=200),
-    cursor: int | None = Query(default=None, ge=1, le=MAX_ID, description="`next_cursor` of the previous page"),
+    cursor: Cursor = None,
 ) -> dict:
     with session_scope() as db:
         data, next_cursor = teams.list_teams(db, principal, limit=limit, cursor=cursor)

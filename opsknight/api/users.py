@@ -10,7 +10,7 @@ from typing import Literal
 from fastapi import APIRouter, Query, Response
 
 from opsknight.admin import contacts, profile, users
-from opsknight.api.deps import Admin, Reader, RowId, SelfOrAdmin
+from opsknight.api.deps import Admin, Cursor, Reader, RowId, SelfOrAdmin
 from opsknight.api.errors import ErrorShapedRoute
 from opsknight.db import session_scope
 
@@ -27,7 +27,7 @@ def list_users(
     role: Literal["admin", "responder", "viewer"] | None = None,
     q: str = Query(default="", max_length=100, pattern=r"^[^\x00]*$", description="part of a name or email"),
     limit: int = Query(default=100, ge=1, le=500),
-    cursor: int | None = Query(default=None, ge=1, le=2**31 - 1, description="`next_cursor` of the previous page"),
+    cursor: Cursor = None,
 ) -> dict:
     with session_scope() as db:
         page, next_cursor = users.list_users(db, principal, status=status, role=role, query=q, limit=limit,

@@ -1,5 +1,5 @@
-"""Small form pieces the profile and users pages share: a labelled field, a native select (its value always
-reaches the form data, and tests drive it with select_option), and the callouts that show an AdminError."""
+"""Small form pieces every page shares: a labelled field, native selects (their value always reaches the form
+data, and tests drive them with select_option), and the callouts that show an AdminError."""
 
 from __future__ import annotations
 
@@ -9,11 +9,22 @@ _SELECT_STYLE = {"height": "32px", "padding": "0 8px", "border_radius": "6px", "
                  "border": f"1px solid {rx.color('gray', 7)}", "background": rx.color("gray", 1)}
 
 
-def native_select(name: str, options: list[tuple[str, str]], default: str | rx.Var = "", *,
-                  id: str | None = None) -> rx.Component:
-    """A plain <select>; `options` are (value, label) pairs."""
-    return rx.el.select(*[rx.el.option(label, value=value) for value, label in options], name=name,
-                        default_value=default, id=id or name, style=_SELECT_STYLE)
+def native_select(name: str, options: list[tuple[str, str]] | rx.Var, default: str | rx.Var = "", *,
+                  none_label: str | None = None, id: str | None = None) -> rx.Component:
+    """A plain <select> in a form. `options`: (value, label) pairs, or a Var of choices with `id` and `name`;
+    `none_label` adds an empty first option."""
+    first = [rx.el.option(none_label, value="")] if none_label is not None else []
+    if isinstance(options, rx.Var):
+        items = [rx.foreach(options, lambda c: rx.el.option(c.name, value=c.id))]
+    else:
+        items = [rx.el.option(label, value=value) for value, label in options]
+    return rx.el.select(*first, *items, name=name, default_value=default, id=id or name, style=_SELECT_STYLE)
+
+
+def plain_select(*options: rx.Component, **props) -> rx.Component:
+    """A styled <select> from ready-made options, for picks handled by an event rather than a form (Radix's
+    select cannot reset itself after each pick inside a `foreach`)."""
+    return rx.el.select(*options, style=_SELECT_STYLE, **props)
 
 
 def field(label: str, control: rx.Component, hint: str = "") -> rx.Component:

@@ -1,36 +1,11 @@
-"""The service form's fields (create form and edit dialog), the edit dialog, and small form helpers."""
+"""The service form's fields (create form and edit dialog) and the edit dialog."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from opsknight.components.forms import error_callout, field, native_select
 from opsknight.state.services import Choice, ServiceRow
-
-_SELECT_STYLE = {"height": "32px", "padding": "0 8px", "border_radius": "6px", "width": "100%",
-                 "border": f"1px solid {rx.color('gray', 7)}", "background": rx.color("gray", 1)}
-
-
-def native_select(name: str, options: list[tuple[str, str]] | rx.Var, default: str | rx.Var = "", *,
-                  none_label: str | None = None, id: str | None = None) -> rx.Component:
-    """A plain <select> (its value always reaches the form data). `options`: (value, label) pairs, or a Var of
-    `Choice`s; `none_label` adds an empty first option."""
-    first = [rx.el.option(none_label, value="")] if none_label is not None else []
-    if isinstance(options, rx.Var):
-        items = [rx.foreach(options, lambda c: rx.el.option(c.name, value=c.id))]
-    else:
-        items = [rx.el.option(label, value=value) for value, label in options]
-    return rx.el.select(*first, *items, name=name, default_value=default, id=id or name, style=_SELECT_STYLE)
-
-
-def field(label: str, control: rx.Component, hint: str = "") -> rx.Component:
-    hints = [rx.text(hint, size="1", color_scheme="gray")] if hint else []
-    return rx.vstack(rx.text(label, size="2", weight="medium"), control, *hints, spacing="1", width="100%")
-
-
-def error_callout(message: rx.Var, id: str) -> rx.Component:
-    return rx.cond(message != "", rx.callout(message, icon="triangle-alert", color_scheme="red", role="alert",
-                                             width="100%", id=id))
-
 
 def service_fields(values: ServiceRow | rx.Var, policies: rx.Var[list[Choice]], teams: rx.Var[list[Choice]],
                    prefix: str) -> rx.Component:

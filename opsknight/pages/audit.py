@@ -11,7 +11,7 @@ import reflex as rx
 
 from opsknight.admin import AdminError, Invalid, audit_log
 from opsknight.components.layout import signed_in
-from opsknight.components.select import native_select
+from opsknight.components.forms import plain_select
 from opsknight.permissions import Permission
 from opsknight.state.admin_call import admin_call
 from opsknight.state.auth import AuthState
@@ -108,10 +108,10 @@ class AuditState(AuthState):
 def _filters() -> rx.Component:
     return rx.form(
         rx.hstack(
-            native_select(rx.el.option("Anyone", value=""),
+            plain_select(rx.el.option("Anyone", value=""),
                          rx.foreach(AuditState.actors, lambda a: rx.el.option(a.label, value=a.value)),
                          name="actor", id="filter-actor"),
-            native_select(rx.el.option("Any entity", value=""),
+            plain_select(rx.el.option("Any entity", value=""),
                          rx.foreach(AuditState.entity_types, lambda t: rx.el.option(t, value=t)),
                          name="entity_type", id="filter-entity-type"),
             rx.input(name="action", placeholder="Action, e.g. team.create", id="filter-action"),

@@ -13,7 +13,7 @@ import reflex as rx
 
 from opsknight.admin import AdminError, policies
 from opsknight.components.layout import signed_in
-from opsknight.components.select import native_select
+from opsknight.components.forms import plain_select
 from opsknight.permissions import Permission
 from opsknight.state.admin_call import admin_call
 from opsknight.state.auth import AuthState
@@ -276,7 +276,7 @@ def _step(step: StepRow, index) -> rx.Component:
             width="100%", align="center",
         ),
         rx.hstack(rx.foreach(step.targets, target), wrap="wrap", spacing="2", id=f"step-{index}-targets"),
-        native_select(
+        plain_select(
             rx.el.option("Add a user, schedule or team…", value=""),
             rx.foreach(PoliciesState.options, lambda o: rx.el.option(o.label, value=o.key)),
             value="", on_change=lambda key: PoliciesState.add_target(index, key), id=f"step-{index}-add-target",

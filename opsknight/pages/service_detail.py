@@ -16,7 +16,8 @@ from opsknight.admin import integrations as integration_admin
 from opsknight.admin import services as service_admin
 from opsknight.admin.fields import MAX_ID
 from opsknight.components.layout import signed_in
-from opsknight.components.service_form import error_callout, field, native_select, service_dialog
+from opsknight.components.forms import error_callout, field, native_select
+from opsknight.components.service_form import service_dialog
 from opsknight.db import session_scope
 from opsknight.engine import clock
 from opsknight.models import SourceType

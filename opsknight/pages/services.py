@@ -9,7 +9,8 @@ import reflex as rx
 from opsknight.admin import AdminError
 from opsknight.admin import services as service_admin
 from opsknight.components.layout import signed_in
-from opsknight.components.service_form import error_callout, service_dialog, service_fields
+from opsknight.components.forms import error_callout
+from opsknight.components.service_form import service_dialog, service_fields
 from opsknight.db import session_scope
 from opsknight.permissions import Permission
 from opsknight.state.auth import AuthState

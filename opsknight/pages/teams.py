@@ -11,7 +11,7 @@ import reflex as rx
 
 from opsknight.admin import AdminError, teams
 from opsknight.components.layout import signed_in
-from opsknight.components.select import native_select
+from opsknight.components.forms import plain_select
 from opsknight.permissions import Permission
 from opsknight.state.admin_call import admin_call
 from opsknight.state.auth import AuthState
@@ -177,7 +177,7 @@ def _member(member: MemberRow) -> rx.Component:
         rx.table.cell(member.email),
         rx.table.cell(rx.cond(
             AuthState.is_admin,
-            native_select(rx.el.option("member", value="member"), rx.el.option("manager", value="manager"),
+            plain_select(rx.el.option("member", value="member"), rx.el.option("manager", value="manager"),
                          value=member.role, on_change=lambda role: TeamsState.set_role(member.user_id, role),
                          id=f"member-{member.user_id}-role"),
             rx.text(member.role))),
@@ -199,10 +199,10 @@ def _team_detail() -> rx.Component:
         ),
         rx.form(
             rx.hstack(
-                native_select(rx.el.option("Pick a user…", value=""),
+                plain_select(rx.el.option("Pick a user…", value=""),
                              rx.foreach(TeamsState.candidates, lambda c: rx.el.option(c.label, value=c.value)),
                              name="user_id", id="add-member-user"),
-                native_select(rx.el.option("member", value="member"), rx.el.option("manager", value="manager"),
+                plain_select(rx.el.option("member", value="member"), rx.el.option("manager", value="manager"),
                              name="role", id="add-member-role"),
                 rx.button(rx.icon("user-plus", size=16), "Add member", type="submit", id="add-member"), wrap="wrap"),
             on_submit=TeamsState.add_member, reset_on_submit=True,
