@@ -14,6 +14,7 @@ import asyncio
 import inspect
 import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
@@ -400,6 +401,13 @@ def test_every_state_handler_declares_exactly_the_permission_in_the_matrix():
     assert wrong == []
 
 
+def _run(coroutine):
+    """asyncio.run in a thread of its own: Playwright's sync API (e2e tests, same session) keeps a loop running
+    in the main thread."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 async def _call(state, handler):
     params = list(inspect.signature(handler.fn).parameters.values())[1:]
     args = [{} if p.annotation in (dict, "dict") else "" for p in params
@@ -441,7 +449,7 @@ def test_every_state_handler_answers_each_caller_as_the_model_says(pg, callers, 
                     {"headers": {"cookie": f"{SESSION_COOKIE}={_fresh_session(caller)}"}})
                 caplog.clear()
                 with caplog.at_level(logging.WARNING, logger=guard.__name__):
-                    result = asyncio.run(_call(state, handler))
+                    result = _run(_call(state, handler))
                 refused = any(r.getMessage().startswith(f"refused {cls.__name__}.") for r in caplog.records)
                 expected_refusal = not allowed(caller.principal, permission)
                 if refused != expected_refusal:
