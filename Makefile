@@ -28,7 +28,8 @@ run: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	scripts/ensure-system-packages.sh
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --ignore=tests/e2e
+	scripts/run-e2e.sh
 
 test-fast: $(VENV)/.dev
 	$(BIN)/python -m pytest -m "not e2e and not slow"
