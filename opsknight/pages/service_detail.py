@@ -23,8 +23,10 @@ from opsknight.engine import clock
 from opsknight.models import SourceType
 from opsknight.permissions import Permission
 from opsknight.state.auth import AuthState
+from opsknight.state.admin_call import admin_call
 from opsknight.state.guard import actor, guarded
-from opsknight.state.services import ServiceEditor, ServiceRow, choices, service_row, when
+from opsknight.state.people import when
+from opsknight.state.services import ServiceEditor, ServiceRow, choices, service_row
 
 SOURCE_LABELS = {SourceType.PROMETHEUS: "Prometheus Alertmanager", SourceType.GRAFANA: "Grafana",
                  SourceType.DATADOG: "Datadog", SourceType.EVENTS_V2: "Events API v2 (PagerDuty compatible)",
@@ -58,7 +60,7 @@ def _to_row(view: dict[str, Any]) -> IntegrationRow:
         enabled=view["enabled"], token_prefix=view["token_prefix"], has_hmac_secret=view["has_hmac_secret"],
         group_by=view["options"].get("group_by", "fingerprint") if groups else "",
         heartbeat_interval=str(interval) if interval else "", endpoint=view["endpoint"],
-        last_used=when(view["last_used_at"]) or "never",
+        last_used=when(view["last_used_at"]),
     )
 
 
@@ -82,11 +84,6 @@ def _load(principal, service_id: int) -> tuple[ServiceRow, list[IntegrationRow]]
         service = service_admin.get_service(db, principal, service_id)
         found = integration_admin.list_integrations(db, principal, service_id)
     return service_row(service), [_to_row(v) for v in found]
-
-
-def _in_session(fn, *args):
-    with session_scope() as db:
-        return fn(db, *args)
 
 
 class ServiceDetailState(ServiceEditor, AuthState):
@@ -116,7 +113,7 @@ class ServiceDetailState(ServiceEditor, AuthState):
     async def _act(self, fn, *args, error_var: str = "action_error") -> Any | None:
         """Run an admin function in its own transaction; on refusal show its message in `error_var`."""
         try:
-            result = await asyncio.to_thread(_in_session, fn, actor(), *args)
+            result = await admin_call(fn, *args)
         except AdminError as exc:
             setattr(self, error_var, exc.message)
             return None
@@ -174,7 +171,7 @@ class ServiceDetailState(ServiceEditor, AuthState):
     @guarded(Permission.CONFIGURE)
     async def delete_service(self):
         try:
-            await asyncio.to_thread(_in_session, service_admin.delete_service, actor(), self.service.id)
+            await admin_call(service_admin.delete_service, self.service.id)
         except AdminError as exc:
             self.action_error = exc.message
             return

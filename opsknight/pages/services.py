@@ -14,6 +14,7 @@ from opsknight.components.service_form import service_dialog, service_fields
 from opsknight.db import session_scope
 from opsknight.permissions import Permission
 from opsknight.state.auth import AuthState
+from opsknight.state.admin_call import admin_call
 from opsknight.state.guard import actor, guarded
 from opsknight.state.services import ServiceEditor, ServiceRow, choices, form_values, service_row
 
@@ -24,16 +25,6 @@ def _services(principal) -> list[ServiceRow]:
     with session_scope() as db:
         views, _ = service_admin.list_services(db, principal, limit=MAX_LISTED)
     return sorted((service_row(v) for v in views), key=lambda s: s.name.lower())
-
-
-def _create(principal, values: dict) -> int:
-    with session_scope() as db:
-        return service_admin.create_service(db, principal, values)["id"]
-
-
-def _delete(principal, service_id: int) -> None:
-    with session_scope() as db:
-        service_admin.delete_service(db, principal, service_id)
 
 
 class ServicesState(ServiceEditor, AuthState):
@@ -56,7 +47,7 @@ class ServicesState(ServiceEditor, AuthState):
     @guarded(Permission.CONFIGURE)
     async def create(self, form: dict):
         try:
-            service_id = await asyncio.to_thread(_create, actor(), form_values(form))
+            service_id = (await admin_call(service_admin.create_service, form_values(form)))["id"]
         except AdminError as exc:
             self.create_error = exc.message
             return
@@ -67,7 +58,7 @@ class ServicesState(ServiceEditor, AuthState):
     @guarded(Permission.CONFIGURE)
     async def delete(self, service_id: int):
         try:
-            await asyncio.to_thread(_delete, actor(), service_id)
+            await admin_call(service_admin.delete_service, service_id)
         except AdminError as exc:
             self.delete_error = exc.message
             return

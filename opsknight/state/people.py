@@ -12,9 +12,9 @@ ROLES = [("responder", "Responder"), ("viewer", "Viewer"), ("admin", "Admin")]
 URGENCIES = [("any", "Any urgency"), ("high", "High urgency"), ("low", "Low urgency")]
 
 
-def when(value: str | None) -> str:
-    """An ISO timestamp as "2026-11-27 14:00 UTC" ("never" when missing)."""
-    return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M UTC") if value else "never"
+def when(value: str | None, missing: str = "never") -> str:
+    """An ISO timestamp from the admin layer as "2026-11-27 14:00 UTC" (`missing` when there is none)."""
+    return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M UTC") if value else missing
 
 
 @dataclasses.dataclass

@@ -13,6 +13,7 @@ from opsknight.admin import AdminError, contacts, profile
 from opsknight.db import session_scope
 from opsknight.permissions import Permission
 from opsknight.state.auth import AuthState, go
+from opsknight.state.admin_call import admin_call
 from opsknight.state.guard import actor, guarded
 from opsknight.state.people import ContactRow, contact_row, contact_values, when
 
@@ -75,12 +76,6 @@ def _snapshot(principal, token: str) -> Snapshot:
             [KeyRow(k["id"], k["name"], k["prefix"], ", ".join(k["scopes"]), when(k["created_at"]),
                     when(k["last_used_at"])) for k in keys],
         )
-
-
-def _write(fn, *args) -> Any:
-    """Run one admin-layer write in its own transaction."""
-    with session_scope() as db:
-        return fn(db, *args)
 
 
 def _change_password(principal, values: dict, token: str) -> int:
@@ -148,7 +143,7 @@ class ProfileState(AuthState):
     async def add_contact(self, form: dict):
         principal = actor()
         try:
-            await asyncio.to_thread(_write, contacts.create_contact_method, principal, principal.user_id,
+            await admin_call(contacts.create_contact_method, principal.user_id,
                                     contact_values(form))
         except AdminError as exc:
             self.contact_error = exc.message
@@ -162,7 +157,7 @@ class ProfileState(AuthState):
     async def set_contact_enabled(self, contact_id: int, enabled: bool):
         principal = actor()
         try:
-            await asyncio.to_thread(_write, contacts.update_contact_method, principal, principal.user_id,
+            await admin_call(contacts.update_contact_method, principal.user_id,
                                     contact_id, {"enabled": enabled})
         except AdminError as exc:
             self.contact_error = exc.message
@@ -174,7 +169,7 @@ class ProfileState(AuthState):
     async def delete_contact(self, contact_id: int):
         principal = actor()
         try:
-            await asyncio.to_thread(_write, contacts.delete_contact_method, principal, principal.user_id, contact_id)
+            await admin_call(contacts.delete_contact_method, principal.user_id, contact_id)
         except AdminError as exc:
             self.contact_error = exc.message
             return
@@ -200,7 +195,7 @@ class ProfileState(AuthState):
         values = {"contact_method_id": form.get("contact_method_id") or 0,
                   "delay_minutes": form.get("delay_minutes") or 0, "urgency": form.get("urgency", "any")}
         try:
-            await asyncio.to_thread(_write, contacts.create_rule, principal, principal.user_id, values)
+            await admin_call(contacts.create_rule, principal.user_id, values)
         except AdminError as exc:
             self.rule_error = exc.message
             return
@@ -212,7 +207,7 @@ class ProfileState(AuthState):
     async def delete_rule(self, rule_id: int):
         principal = actor()
         try:
-            await asyncio.to_thread(_write, contacts.delete_rule, principal, principal.user_id, rule_id)
+            await admin_call(contacts.delete_rule, principal.user_id, rule_id)
         except AdminError as exc:
             self.rule_error = exc.message
             return
@@ -225,7 +220,7 @@ class ProfileState(AuthState):
     async def save_settings(self, form: dict):
         self.settings_saved = ""
         try:
-            user = await asyncio.to_thread(_write, profile.update_profile, actor(), _settings_values(form))
+            user = await admin_call(profile.update_profile, _settings_values(form))
         except AdminError as exc:
             self.settings_error = exc.message
             return
@@ -257,7 +252,7 @@ class ProfileState(AuthState):
     @guarded(Permission.OWN_ACCOUNT)
     async def end_session(self, session_id: int):
         try:
-            await asyncio.to_thread(_write, profile.end_session, actor(), session_id)
+            await admin_call(profile.end_session, session_id)
         except AdminError as exc:
             return rx.toast.error(exc.message)
         await self._refresh()
@@ -265,7 +260,7 @@ class ProfileState(AuthState):
     @rx.event
     @guarded(Permission.OWN_ACCOUNT)
     async def sign_out_everywhere(self):
-        await asyncio.to_thread(_write, profile.sign_out_everywhere, actor())
+        await admin_call(profile.sign_out_everywhere)
         self._clear()
         return go("/api/session/end")
 
@@ -276,8 +271,7 @@ class ProfileState(AuthState):
     async def create_key(self, form: dict):
         scopes = ["read", "write"] if form.get("scopes") == "read,write" else ["read"]
         try:
-            key, _ = await asyncio.to_thread(_write, profile.create_api_key, actor(),
-                                             {"name": form.get("name", ""), "scopes": scopes})
+            key, _ = await admin_call(profile.create_api_key, {"name": form.get("name", ""), "scopes": scopes})
         except AdminError as exc:
             self.key_error = exc.message
             return
@@ -294,7 +288,7 @@ class ProfileState(AuthState):
     @guarded(Permission.OWN_PROFILE)
     async def revoke_key(self, key_id: int):
         try:
-            await asyncio.to_thread(_write, profile.revoke_api_key, actor(), key_id)
+            await admin_call(profile.revoke_api_key, key_id)
         except AdminError as exc:
             self.key_error = exc.message
             return

@@ -4,9 +4,7 @@ state (a mixin, so the list page and the detail page each edit in their own stat
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-from datetime import datetime
 from typing import Any
 
 import reflex as rx
@@ -15,7 +13,9 @@ from opsknight.admin import AdminError
 from opsknight.admin import services as service_admin
 from opsknight.db import session_scope
 from opsknight.permissions import Permission
-from opsknight.state.guard import actor, guarded
+from opsknight.state.admin_call import admin_call
+from opsknight.state.guard import guarded
+from opsknight.state.people import when
 
 
 @dataclasses.dataclass
@@ -41,17 +41,12 @@ class ServiceRow:
     integrations: int = 0
 
 
-def when(value: str | None) -> str:
-    """An ISO timestamp from the admin layer as "2026-11-27 14:00 UTC"."""
-    return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M UTC") if value else ""
-
-
 def service_row(view: dict[str, Any]) -> ServiceRow:
     window = view["maintenance"]
     label = ""
     if window:
-        label = f"until {when(window['until'])}" if window["active"] else \
-            f"{when(window['start'])} – {when(window['until'])}"
+        label = f"until {when(window['until'], '')}" if window["active"] else \
+            f"{when(window['start'], '')} – {when(window['until'], '')}"
     policy, team = view["escalation_policy"] or {}, view["team"] or {}
     return ServiceRow(
         id=view["id"], name=view["name"], description=view["description"],
@@ -79,11 +74,6 @@ def form_values(form: dict[str, Any]) -> dict[str, Any]:
         "default_urgency": form.get("default_urgency") or "high",
         "urgency_from_severity": form.get("urgency_from_severity") in ("on", "true", True),
     }
-
-
-def _update(principal, service_id: int, values: dict[str, Any]) -> None:
-    with session_scope() as db:
-        service_admin.update_service(db, principal, service_id, values)
 
 
 class ServiceEditor(rx.State, mixin=True):
@@ -115,7 +105,7 @@ class ServiceEditor(rx.State, mixin=True):
     @guarded(Permission.CONFIGURE)
     async def save_edit(self, form: dict):
         try:
-            await asyncio.to_thread(_update, actor(), self.editing.id, form_values(form))
+            await admin_call(service_admin.update_service, self.editing.id, form_values(form))
         except AdminError as exc:
             self.edit_error = exc.message
             return

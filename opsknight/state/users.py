@@ -12,6 +12,7 @@ from opsknight.admin import AdminError, contacts, users
 from opsknight.db import session_scope
 from opsknight.permissions import Permission
 from opsknight.state.auth import AuthState
+from opsknight.state.admin_call import admin_call
 from opsknight.state.guard import actor, guarded
 from opsknight.state.people import ContactRow, UserRow, contact_row, contact_values, user_row
 
@@ -27,11 +28,6 @@ def _users(principal) -> list[UserRow]:
 def _contacts(principal, user_id: int) -> list[ContactRow]:
     with session_scope() as db:
         return [contact_row(contacts.contact_json(c)) for c in contacts.list_contact_methods(db, principal, user_id)]
-
-
-def _write(fn, *args) -> Any:
-    with session_scope() as db:
-        return fn(db, *args)
 
 
 def _user_values(form: dict[str, Any], *, creating: bool) -> dict[str, Any]:
@@ -74,7 +70,7 @@ class UsersState(AuthState):
     @guarded(Permission.CONFIGURE)
     async def create(self, form: dict):
         try:
-            await asyncio.to_thread(_write, users.create_user, actor(), _user_values(form, creating=True))
+            await admin_call(users.create_user, _user_values(form, creating=True))
         except AdminError as exc:
             self.create_error = exc.message
             return
@@ -98,7 +94,7 @@ class UsersState(AuthState):
     @guarded(Permission.CONFIGURE)
     async def save_edit(self, form: dict):
         try:
-            await asyncio.to_thread(_write, users.update_user, actor(), self.editing.id,
+            await admin_call(users.update_user, self.editing.id,
                                     _user_values(form, creating=False))
         except AdminError as exc:
             self.edit_error = exc.message
@@ -112,7 +108,7 @@ class UsersState(AuthState):
     async def set_disabled(self, user_id: int, disabled: bool):
         change = users.disable_user if disabled else users.enable_user
         try:
-            await asyncio.to_thread(_write, change, actor(), user_id)
+            await admin_call(change, user_id)
         except AdminError as exc:
             self.list_error = exc.message
             return
@@ -141,7 +137,7 @@ class UsersState(AuthState):
     async def add_user_contact(self, form: dict):
         user_id = self.contacts_user.id
         try:
-            await asyncio.to_thread(_write, contacts.create_contact_method, actor(), user_id, contact_values(form))
+            await admin_call(contacts.create_contact_method, user_id, contact_values(form))
         except AdminError as exc:
             self.contacts_error = exc.message
             return
@@ -153,7 +149,7 @@ class UsersState(AuthState):
     async def delete_user_contact(self, contact_id: int):
         user_id = self.contacts_user.id
         try:
-            await asyncio.to_thread(_write, contacts.delete_contact_method, actor(), user_id, contact_id)
+            await admin_call(contacts.delete_contact_method, user_id, contact_id)
         except AdminError as exc:
             self.contacts_error = exc.message
             return
