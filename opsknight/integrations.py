@@ -7,14 +7,14 @@ import time
 from datetime import timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import bindparam, or_, update
-from sqlalchemy import select as core_select
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from opsknight import security
 from opsknight.db import session_scope
 from opsknight.engine import clock
+from opsknight.engine.ingest import SERVICE_FIELDS, SERVICES
 from opsknight.models import Integration, Service, SourceType
 
 
@@ -53,28 +53,16 @@ def rotate_token(db: Session, integration: Integration) -> str:
     return token
 
 
-def find_by_token(db: Session, token: str) -> Integration | None:
-    """The integration this token belongs to (enabled or not), by digest, compared in constant time."""
-    if not token or len(token) > 256 or not token.isascii():  # our tokens are ASCII; anything else is unknown
-        return None
-    row = db.exec(select(Integration).where(Integration.token_digest == security.token_digest(token))).first()
-    if row is None or not security.digests_match(row.token_digest, token):
-        return None
-    return row
-
-
-def _select_for_ingest():
-    from opsknight.engine.ingest import SERVICE_FIELDS, SERVICES
-
-    table = Integration.__table__
-    return (core_select(table, *[SERVICES.c[k].label(f"service__{k}") for k in SERVICE_FIELDS])
-            .join_from(table, SERVICES, SERVICES.c.id == table.c.service_id)
-            .where(table.c.token_digest == bindparam("digest")))
+# The webhook hot path's one query: the integration and what ingest reads of its service.
+_SELECT_FOR_INGEST = (
+    select(Integration.__table__, *[SERVICES.c[k].label(f"service__{k}") for k in SERVICE_FIELDS])
+    .join_from(Integration.__table__, SERVICES, SERVICES.c.id == Integration.__table__.c.service_id)
+    .where(Integration.__table__.c.token_digest == bindparam("digest")))
 
 
 def find_for_ingest(db: Session, token: str) -> tuple[SimpleNamespace, SimpleNamespace] | None:
-    """The webhook hot path's lookup: the token's integration and what ingest reads of its service, in one
-    query. Plain attribute bags (not ORM rows): see `engine.ingest` for why."""
+    """The token's integration (enabled or not) and what ingest reads of its service, by digest, compared in
+    constant time. Plain attribute bags, not ORM rows: this is the webhook hot path (see `engine.ingest`)."""
     if not token or len(token) > 256 or not token.isascii():
         return None
     row = db.connection().execute(_SELECT_FOR_INGEST, {"digest": security.token_digest(token)}).first()
@@ -83,9 +71,6 @@ def find_for_ingest(db: Session, token: str) -> tuple[SimpleNamespace, SimpleNam
     values = dict(row._mapping)
     service = {k.removeprefix("service__"): values.pop(k) for k in list(values) if k.startswith("service__")}
     return SimpleNamespace(**values), SimpleNamespace(**service)
-
-
-_SELECT_FOR_INGEST = _select_for_ingest()
 
 
 def record_ping(db: Session, integration_id: int, now) -> None:

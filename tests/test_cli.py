@@ -92,7 +92,8 @@ def test_create_service_and_integration_prints_a_working_token(cli_db, tmp_path)
     with Session(create_engine(cli_db)) as db:
         from opsknight import integrations
 
-        assert integrations.find_by_token(db, token).source_type == "prometheus"
+        integration, _service = integrations.find_for_ingest(db, token)
+        assert integration.source_type == "prometheus"
     bad = run(["create-integration", "--service", "Checkout", "--type", "heartbeat"], cli_db, tmp_path)
     assert bad.returncode == 2 and "interval" in bad.stderr
     missing = run(["create-integration", "--service", "Nope", "--type", "generic"], cli_db, tmp_path)

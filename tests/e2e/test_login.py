@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import httpx
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
@@ -55,3 +56,9 @@ def test_admin_signs_in_sees_shell_and_signs_out(page):
     page.context.add_cookies([cookie])
     page.goto("/")
     expect(page).to_have_url(re.compile(r"/login"))
+
+
+def test_the_websocket_accepts_only_this_sites_origin(app_server):
+    handshake = f"{app_server}/_event/?EIO=4&transport=polling"
+    assert httpx.get(handshake, headers={"Origin": app_server}, timeout=10).status_code == 200
+    assert httpx.get(handshake, headers={"Origin": "https://evil.example"}, timeout=10).status_code in (400, 403)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from opsknight import accounts
 from opsknight.api.session import SESSION_COOKIE, issue_code
+from opsknight.config import reset_settings
 from opsknight.models import Role
 from opsknight.state.auth import session_token_from
 
@@ -25,8 +26,17 @@ def test_a_code_becomes_an_httponly_cookie_once(client, session):
     cookie = first.headers["set-cookie"]
     assert cookie.startswith(f"{SESSION_COOKIE}={token};")
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie and "Max-Age=" in cookie
+    assert "Secure" not in cookie  # served over plain http here
     again = client.get("/api/session/start", params={"code": code}, follow_redirects=False)
     assert again.headers["location"] == "/login" and "set-cookie" not in again.headers
+
+
+def test_the_cookie_is_secure_when_the_site_is_https(client, session, monkeypatch):
+    monkeypatch.setenv("OPSKNIGHT_BASE_URL", "https://oncall.example.com")
+    reset_settings()
+    response = client.get("/api/session/start", params={"code": issue_code(_token(session))},
+                          follow_redirects=False)
+    assert "Secure" in response.headers["set-cookie"] and "HttpOnly" in response.headers["set-cookie"]
 
 
 def test_made_up_codes_and_foreign_redirects_go_nowhere(client, session):

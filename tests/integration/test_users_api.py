@@ -64,6 +64,7 @@ def test_only_admins_write_but_every_key_reads(client, session):
     admin_read_only = api_headers(session, "admin", scopes=("read",))
     for headers in (responder, viewer, admin_read_only):
         assert client.post(USERS, json={"email": "a@example.com", "name": "A"}, headers=headers).status_code == 403
+    assert client.post(USERS, json={"email": "a@example.com", "name": "A"}, headers=admin).status_code == 201
     someone = _me(client, responder)["id"]
     assert client.patch(f"{USERS}/{someone}", json={"role": "admin"}, headers=responder).status_code == 403
     assert client.delete(f"{USERS}/{someone}", headers=viewer).status_code == 403
