@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from opsknight.admin import AdminError
 from opsknight.db import session_scope
 from opsknight.state.guard import actor
 
@@ -19,3 +20,15 @@ async def admin_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
             return fn(db, principal, *args, **kwargs)
 
     return await asyncio.to_thread(run)
+
+
+async def attempt(state: Any, error_var: str, fn: Callable[..., Any], *args: Any) -> bool:
+    """`admin_call(fn, *args)` for a form: a refusal's message goes to `state.<error_var>` (cleared when the
+    call goes through). True when it went through."""
+    try:
+        await admin_call(fn, *args)
+    except AdminError as exc:
+        setattr(state, error_var, exc.message)
+        return False
+    setattr(state, error_var, "")
+    return True

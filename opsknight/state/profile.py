@@ -13,7 +13,7 @@ from opsknight.admin import AdminError, contacts, profile
 from opsknight.db import session_scope
 from opsknight.permissions import Permission
 from opsknight.state.auth import AuthState, go
-from opsknight.state.admin_call import admin_call
+from opsknight.state.admin_call import admin_call, attempt
 from opsknight.state.guard import actor, guarded
 from opsknight.state.people import ContactRow, contact_row, contact_values, when
 
@@ -142,13 +142,9 @@ class ProfileState(AuthState):
     @guarded(Permission.OWN_PROFILE)
     async def add_contact(self, form: dict):
         principal = actor()
-        try:
-            await admin_call(contacts.create_contact_method, principal.user_id,
-                                    contact_values(form))
-        except AdminError as exc:
-            self.contact_error = exc.message
+        if not await attempt(self, "contact_error", contacts.create_contact_method, principal.user_id,
+                             contact_values(form)):
             return
-        self.contact_error = ""
         await self._refresh()
         return rx.toast.success("Contact method added")
 
@@ -156,11 +152,8 @@ class ProfileState(AuthState):
     @guarded(Permission.OWN_PROFILE)
     async def set_contact_enabled(self, contact_id: int, enabled: bool):
         principal = actor()
-        try:
-            await admin_call(contacts.update_contact_method, principal.user_id,
-                                    contact_id, {"enabled": enabled})
-        except AdminError as exc:
-            self.contact_error = exc.message
+        if not await attempt(self, "contact_error", contacts.update_contact_method, principal.user_id, contact_id,
+                             {"enabled": enabled}):
             return
         await self._refresh()
 
@@ -168,10 +161,7 @@ class ProfileState(AuthState):
     @guarded(Permission.OWN_PROFILE)
     async def delete_contact(self, contact_id: int):
         principal = actor()
-        try:
-            await admin_call(contacts.delete_contact_method, principal.user_id, contact_id)
-        except AdminError as exc:
-            self.contact_error = exc.message
+        if not await attempt(self, "contact_error", contacts.delete_contact_method, principal.user_id, contact_id):
             return
         await self._refresh()
 
@@ -194,22 +184,15 @@ class ProfileState(AuthState):
         principal = actor()
         values = {"contact_method_id": form.get("contact_method_id") or 0,
                   "delay_minutes": form.get("delay_minutes") or 0, "urgency": form.get("urgency", "any")}
-        try:
-            await admin_call(contacts.create_rule, principal.user_id, values)
-        except AdminError as exc:
-            self.rule_error = exc.message
+        if not await attempt(self, "rule_error", contacts.create_rule, principal.user_id, values):
             return
-        self.rule_error = ""
         await self._refresh()
 
     @rx.event
     @guarded(Permission.OWN_PROFILE)
     async def delete_rule(self, rule_id: int):
         principal = actor()
-        try:
-            await admin_call(contacts.delete_rule, principal.user_id, rule_id)
-        except AdminError as exc:
-            self.rule_error = exc.message
+        if not await attempt(self, "rule_error", contacts.delete_rule, principal.user_id, rule_id):
             return
         await self._refresh()
 
@@ -287,10 +270,7 @@ class ProfileState(AuthState):
     @rx.event
     @guarded(Permission.OWN_PROFILE)
     async def revoke_key(self, key_id: int):
-        try:
-            await admin_call(profile.revoke_api_key, key_id)
-        except AdminError as exc:
-            self.key_error = exc.message
+        if not await attempt(self, "key_error", profile.revoke_api_key, key_id):
             return
         await self._refresh()
         return rx.toast.success("API key revoked")

@@ -8,11 +8,11 @@ from typing import Any
 
 import reflex as rx
 
-from opsknight.admin import AdminError, contacts, users
+from opsknight.admin import contacts, users
 from opsknight.db import session_scope
 from opsknight.permissions import Permission
 from opsknight.state.auth import AuthState
-from opsknight.state.admin_call import admin_call
+from opsknight.state.admin_call import attempt
 from opsknight.state.guard import actor, guarded
 from opsknight.state.people import ContactRow, UserRow, contact_row, contact_values, user_row
 
@@ -69,12 +69,8 @@ class UsersState(AuthState):
     @rx.event
     @guarded(Permission.CONFIGURE)
     async def create(self, form: dict):
-        try:
-            await admin_call(users.create_user, _user_values(form, creating=True))
-        except AdminError as exc:
-            self.create_error = exc.message
+        if not await attempt(self, "create_error", users.create_user, _user_values(form, creating=True)):
             return
-        self.create_error = ""
         await self._reload()
         return rx.toast.success("User created")
 
@@ -93,13 +89,10 @@ class UsersState(AuthState):
     @rx.event
     @guarded(Permission.CONFIGURE)
     async def save_edit(self, form: dict):
-        try:
-            await admin_call(users.update_user, self.editing.id,
-                                    _user_values(form, creating=False))
-        except AdminError as exc:
-            self.edit_error = exc.message
+        if not await attempt(self, "edit_error", users.update_user, self.editing.id,
+                             _user_values(form, creating=False)):
             return
-        self.edit_error, self.edit_open = "", False
+        self.edit_open = False
         await self._reload()
         return rx.toast.success("User saved")
 
@@ -107,12 +100,8 @@ class UsersState(AuthState):
     @guarded(Permission.CONFIGURE)
     async def set_disabled(self, user_id: int, disabled: bool):
         change = users.disable_user if disabled else users.enable_user
-        try:
-            await admin_call(change, user_id)
-        except AdminError as exc:
-            self.list_error = exc.message
+        if not await attempt(self, "list_error", change, user_id):
             return
-        self.list_error = ""
         await self._reload()
         return rx.toast.success("User disabled: signed out and no longer paged" if disabled else "User enabled")
 
@@ -136,21 +125,14 @@ class UsersState(AuthState):
     @guarded(Permission.CONFIGURE)
     async def add_user_contact(self, form: dict):
         user_id = self.contacts_user.id
-        try:
-            await admin_call(contacts.create_contact_method, user_id, contact_values(form))
-        except AdminError as exc:
-            self.contacts_error = exc.message
+        if not await attempt(self, "contacts_error", contacts.create_contact_method, user_id, contact_values(form)):
             return
-        self.contacts_error = ""
         self.user_contacts = await asyncio.to_thread(_contacts, actor(), user_id)
 
     @rx.event
     @guarded(Permission.CONFIGURE)
     async def delete_user_contact(self, contact_id: int):
         user_id = self.contacts_user.id
-        try:
-            await admin_call(contacts.delete_contact_method, user_id, contact_id)
-        except AdminError as exc:
-            self.contacts_error = exc.message
+        if not await attempt(self, "contacts_error", contacts.delete_contact_method, user_id, contact_id):
             return
         self.user_contacts = await asyncio.to_thread(_contacts, actor(), user_id)
