@@ -82,14 +82,14 @@ def create_incident(body: CreateIncidentBody, principal: Responder) -> dict:
                        summary=body.title, severity=body.severity, source=f"{principal.name} (api)",
                        details=body.details)
     with session_scope() as db:
-        if db.get(Service, body.service_id) is None:
+        service = db.get(Service, body.service_id)
+        if service is None:
             raise ApiError(400, "invalid_request", f"No service {body.service_id}", ["service_id"])
         raw = json.dumps(body.model_dump()).encode()
-        batch = ingest(db, Origin(service_id=body.service_id, source_type=VIA), [alert], raw, clock.now())
-        incident_id = batch.results[0].incident_id
+        batch = ingest(db, Origin(service_id=service.id, source_type=VIA), [alert], raw, clock.now(), service)
+        answer = _incident_json(*_load(db, batch.results[0].incident_id))
     enqueue_new_outbox(batch.outbox_ids, batch.changed_incident_ids)  # durable already: the reconciler repairs
-    with session_scope() as db:
-        return _incident_json(*_load(db, incident_id))
+    return answer
 
 
 def _load(db, incident_id: int) -> tuple[Incident, str]:
