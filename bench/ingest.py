@@ -32,7 +32,8 @@ import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from _procs import free_port, stop  # bench/ is the script's directory, first on sys.path
+from _http import Pool  # bench/ is the script's directory, first on sys.path
+from _procs import free_port, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -44,9 +45,27 @@ TARGETS = {"alerts_per_s": 1000, "p99_ms_at_500": 50}
 
 
 ROW = ("{scenario:<9} {concurrency:>4} {alerts_per_s:>9} {req_per_s:>8} {p50_ms!s:>8} {p95_ms!s:>8} {p99_ms!s:>8} "
-       "{errors:<16} {durable_ok!s:>7} {client_cpu_pct:>4}")
+       "{errors:<16} {durable_ok!s:>7} {client_cpu_pct:>4} {server_cpu_ms_per_req:>7} {db_cpu_ms_per_req:>6}")
 HEADER = dict(scenario="scenario", concurrency="conc", alerts_per_s="alerts/s", req_per_s="req/s", p50_ms="p50 ms",
-              p95_ms="p95 ms", p99_ms="p99 ms", errors="non-2xx", durable_ok="durable", client_cpu_pct="cli%")
+              p95_ms="p95 ms", p99_ms="p99 ms", errors="non-2xx", durable_ok="durable", client_cpu_pct="cli%",
+              server_cpu_ms_per_req="srv ms", db_cpu_ms_per_req="pg ms")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far (processes that ended meanwhile count 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    return total / CLOCK_TICKS
+
+
+def pids_of(args: list[str]) -> list[int]:
+    return [int(p) for p in subprocess.run(["ps", *args, "-o", "pid="], capture_output=True, text=True).stdout.split()]
 
 
 def errors(level: dict) -> str:
@@ -101,19 +120,19 @@ class Stats:
     def __init__(self):
         self.latencies, self.statuses, self.transport, self.acked, self.requests = [], Counter(), Counter(), 0, 0
 
-    async def send(self, client: httpx.AsyncClient, req, started: float | None = None) -> None:
+    async def send(self, client: Pool, req, started: float | None = None) -> None:
         path, headers, body, n = req
         t0 = started if started is not None else time.perf_counter()
         try:
-            r = await client.post(path, content=body, headers={"Content-Type": "application/json", **headers})
-        except httpx.HTTPError as exc:
+            status, answer = await client.post(path, {"Content-Type": "application/json", **headers}, body)
+        except (OSError, ValueError, asyncio.TimeoutError, asyncio.IncompleteReadError) as exc:
             self.transport[type(exc).__name__] += 1
             return
         self.latencies.append(time.perf_counter() - t0)
         self.requests += 1
-        self.statuses[str(r.status_code)] += 1
-        if 200 <= r.status_code < 300:
-            self.acked += r.json().get("alerts", n) if path.startswith("/api/webhooks") else n
+        self.statuses[str(status)] += 1
+        if 200 <= status < 300:
+            self.acked += json.loads(answer).get("alerts", n) if path.startswith("/api/webhooks") else n
 
 
 async def closed_loop(base: str, scenario: str, tokens: dict, concurrency: int, seconds: float) -> tuple[Stats, float]:
@@ -123,33 +142,34 @@ async def closed_loop(base: str, scenario: str, tokens: dict, concurrency: int, 
         while time.perf_counter() < end:
             await stats.send(client, make_request(scenario, tokens))
 
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-        t0 = time.perf_counter()
-        await asyncio.gather(*(sender(client) for _ in range(concurrency)))
-        return stats, time.perf_counter() - t0
+    client = Pool(base, concurrency)
+    t0 = time.perf_counter()
+    await asyncio.gather(*(sender(client) for _ in range(concurrency)))
+    elapsed = time.perf_counter() - t0
+    await client.close()
+    return stats, elapsed
 
 
 async def open_loop(base: str, scenario: str, tokens: dict, alert_rate: int, seconds: float) -> dict:
     """`alert_rate` alerts a second of `scenario` payloads (so alert_rate / batch size requests a second)."""
     rate = alert_rate / SCENARIOS[scenario][1]
     stats, total, skipped, tasks = Stats(), int(rate * seconds), 0, set()
-    limits = httpx.Limits(max_connections=OPEN_CAP, max_keepalive_connections=OPEN_CAP)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-        t0, i = time.perf_counter(), 0
-        while i < total:
-            due = min(total, int((time.perf_counter() - t0) * rate) + 1)
-            for k in range(i, due):  # launch everything that is due now; latency counts from the scheduled time
-                if len(tasks) >= OPEN_CAP:
-                    skipped += 1
-                    continue
-                task = asyncio.create_task(stats.send(client, make_request(scenario, tokens), t0 + k / rate))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-            i = due
-            await asyncio.sleep(0.001)
-        await asyncio.gather(*list(tasks))
-        elapsed = time.perf_counter() - t0
+    client = Pool(base, OPEN_CAP)
+    t0, i = time.perf_counter(), 0
+    while i < total:
+        due = min(total, int((time.perf_counter() - t0) * rate) + 1)
+        for k in range(i, due):  # launch everything that is due now; latency counts from the scheduled time
+            if len(tasks) >= OPEN_CAP:
+                skipped += 1
+                continue
+            task = asyncio.create_task(stats.send(client, make_request(scenario, tokens), t0 + k / rate))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        i = due
+        await asyncio.sleep(0.001)
+    await asyncio.gather(*list(tasks))
+    elapsed = time.perf_counter() - t0
+    await client.close()
     achieved = stats.acked / elapsed  # alerts
     return {"scenario": scenario, "target_alerts_per_s": alert_rate, "duration_s": seconds, "scheduled": total, "skipped_at_cap": skipped,
             "acked": stats.acked, "achieved_per_s": round(achieved, 1), "p50_ms": pct(stats.latencies, 50),
@@ -228,11 +248,14 @@ def run(args, db_url: str, db_name: str, workdir: Path) -> dict:
         print(f"server: {server}", flush=True)
         levels = []
         print(ROW.format(**HEADER))
-        for scenario in SCENARIOS:
-            for concurrency in LEVELS:
+        for scenario in args.scenarios:
+            for concurrency in args.levels:
+                server_pids, db_pids = pids_of(["-s", str(proc.pid)]), pids_of(["-C", "postgres"])
                 before, cpu0 = db_counts(engine), time.process_time()
+                server0, db0 = cpu_seconds(server_pids), cpu_seconds(db_pids)
                 stats, elapsed = asyncio.run(closed_loop(base, scenario, tokens, concurrency, seconds))
                 cpu = time.process_time() - cpu0
+                server_cpu, db_cpu = cpu_seconds(server_pids) - server0, cpu_seconds(db_pids) - db0
                 after = db_counts(engine)
                 alerts, incidents = after[0] - before[0], after[1] - before[1]
                 levels.append({
@@ -243,10 +266,13 @@ def run(args, db_url: str, db_name: str, workdir: Path) -> dict:
                     "statuses": dict(stats.statuses), "transport_errors": dict(stats.transport),
                     "acked_alerts": stats.acked, "db_alerts": alerts, "db_incidents": incidents,
                     "durable_ok": alerts == stats.acked and incidents == stats.acked,
-                    "client_cpu_pct": round(100 * cpu / elapsed)})
+                    "client_cpu_pct": round(100 * cpu / elapsed),
+                    # CPU per request of the web processes and of PostgreSQL (all its processes): where time goes
+                    "server_cpu_ms_per_req": round(1000 * server_cpu / max(stats.requests, 1), 2),
+                    "db_cpu_ms_per_req": round(1000 * db_cpu / max(stats.requests, 1), 2)})
                 print(ROW.format(**levels[-1], errors=errors(levels[-1])), flush=True)
         open_500 = {}
-        for scenario in ("am-batch", "events-v2"):
+        for scenario in [s for s in ("am-batch", "events-v2") if s in args.open_loop]:
             result = open_500[scenario] = asyncio.run(open_loop(base, scenario, tokens, OPEN_RATE, seconds))
             print(f"\nopen loop, {scenario} at {OPEN_RATE} alerts/s for {seconds} s: achieved "
                   f"{result['achieved_per_s']} alerts/s, p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, "
@@ -272,6 +298,12 @@ def run(args, db_url: str, db_name: str, workdir: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 s per level instead of 10 (a smoke run)")
+    parser.add_argument("--scenarios", type=lambda v: v.split(","), default=list(SCENARIOS),
+                        help=f"closed-loop payloads, comma-separated (default: {','.join(SCENARIOS)})")
+    parser.add_argument("--levels", type=lambda v: [int(x) for x in v.split(",")], default=list(LEVELS),
+                        help=f"closed-loop concurrency levels (default: {','.join(map(str, LEVELS))})")
+    parser.add_argument("--open-loop", type=lambda v: [x for x in v.split(",") if x], default=["am-batch", "events-v2"],
+                        help="open-loop runs at 500 alerts/s (default: am-batch,events-v2; '' for none)")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks on kill too
     db_name = f"bench_{uuid.uuid4().hex[:12]}"

@@ -8,8 +8,11 @@ For each alert, in order: find the service's open incident with the alert's dedu
 A batch (Alertmanager groups, generic arrays) costs a handful of statements however many alerts it holds: one
 query for the open incidents of all its keys, one batched insert per table. Concurrent duplicates
 (Alertmanager HA pairs send them by design) are settled by the database: inserting a second open incident
-with the same key violates `uq_incidents_open_dedup`, the savepoint rolls back, and the batch is applied again
-against the incidents that won. The caller commits; only then may it answer 2xx and enqueue jobs.
+with the same key violates `uq_incidents_open_dedup`, and the batch is applied again against the incidents that
+won — inside a savepoint (`isolated=True`, for callers whose transaction holds other work), or by the caller
+rerunning its whole transaction on `IntegrityError` (`isolated=False`: the webhook path, whose transaction holds
+nothing else; it saves the SAVEPOINT and RELEASE round trips on every request). The caller commits; only then
+may it answer 2xx and enqueue jobs.
 
 This is the webhook hot path, so it speaks SQLAlchemy Core on the session's connection (same transaction):
 rows are plain attribute bags, changes to open incidents are written back with one UPDATE per batch. The ORM
@@ -18,6 +21,7 @@ costs several times more Python per statement, and Python, not PostgreSQL, is wh
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -205,14 +209,16 @@ def _split_point(alerts: list[NormalizedAlert]) -> int | None:
 
 
 def ingest(db: Session, integration: Integration | Origin, alerts: list[NormalizedAlert], raw_body: bytes,
-           now: datetime, service: Any = None) -> IngestBatch:
+           now: datetime, service: Any = None, *, isolated: bool = True) -> IngestBatch:
     """Apply `alerts` from `integration` (or an `Origin`) inside the caller's transaction. The caller commits.
-    `service`: the integration's service as `service_for_ingest` reads it, when the caller has it already."""
+    `service`: the integration's service as `service_for_ingest` reads it, when the caller has it already.
+    `isolated=False`: a lost dedup race raises IntegrityError with the transaction aborted; the caller must roll
+    back and run the whole transaction again (see the module's docstring)."""
     service = service or service_for_ingest(db, integration.service_id)
     split = _split_point(alerts)
     if split:
-        first = ingest(db, integration, alerts[:split], raw_body, now, service)
-        rest = ingest(db, integration, alerts[split:], raw_body, now, service)
+        first = ingest(db, integration, alerts[:split], raw_body, now, service, isolated=isolated)
+        rest = ingest(db, integration, alerts[split:], raw_body, now, service, isolated=isolated)
         return IngestBatch(first.results + rest.results, first.outbox_ids + rest.outbox_ids)
 
     source = integration.source_type
@@ -221,14 +227,16 @@ def ingest(db: Session, integration: Integration | Origin, alerts: list[Normaliz
         try:
             # Plan and insert inside one savepoint: a lost race rolls back the new incidents *and* the changes
             # the plan made to open ones, so the batch is applied exactly once against the winner's rows.
-            with db.begin_nested():
+            with db.begin_nested() if isolated else contextlib.nullcontext():
                 known = open_incidents(db, service.id, keys) if keys else {}
                 batch, applied, created = _plan(service, source, alerts, known, now)
                 _insert_new(db, created)
                 _update_known(db, applied)
             break
         except IntegrityError:
-            pass  # the plan lives in fresh attribute bags: nothing to undo but the savepoint
+            if not isolated:
+                raise  # the caller reruns its transaction
+            # the plan lives in fresh attribute bags: nothing to undo but the savepoint
     else:  # five lost races in a row: let the caller answer 503 and the sender retry
         raise IntegrityError("ingest", {}, Exception("dedup race not settled"))
     for result in batch.results:

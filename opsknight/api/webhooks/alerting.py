@@ -7,7 +7,6 @@ Retry-After; 4xx is kept for what the sender must fix (token, signature, shape, 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from opsknight.api.webhooks import common
@@ -42,7 +41,7 @@ async def receive(source: str, request: Request) -> JSONResponse:
         try:
             with common.in_flight.slot():
                 body = await common.read_body(request)
-                accepted = await run_in_threadpool(
+                accepted = await common.run_in_db_slot(
                     common.accept, common.request_token(request), SOURCES[source], dict(request.headers), body,
                     _normalizer(source, body),
                 )

@@ -6,18 +6,22 @@ A route authenticates, verifies, normalizes, persists, answers. It never calls a
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter, Histogram
@@ -26,7 +30,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from opsknight import integrations
 from opsknight.config import settings
-from opsknight.db import session_scope
+from opsknight.db import db_pool_size, session_scope
 from opsknight.engine import clock
 from opsknight.engine.ingest import IngestBatch, ingest
 from opsknight.engine.normalize import NormalizedAlert
@@ -87,6 +91,21 @@ class _InFlight:
 
 
 in_flight = _InFlight(MAX_IN_FLIGHT)
+
+# At most this many requests of a process are inside a database transaction at once: the size of its connection
+# pool. The rest wait their turn in the event loop (still bounded by MAX_IN_FLIGHT). Without this, an alert
+# storm ran one thread per request: beyond the pool they opened and closed overflow connections (a PostgreSQL
+# process started per request) and fought over the GIL, and throughput at 64 concurrent senders fell to 60 %
+# of that at 4 (bench/ingest.py). One limiter per event loop: a limiter belongs to the loop that made it.
+_db_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = weakref.WeakKeyDictionary()
+
+
+async def run_in_db_slot(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run the blocking `fn(*args)` in a worker thread once a database slot is free."""
+    loop = asyncio.get_running_loop()
+    if loop not in _db_slots:
+        _db_slots[loop] = anyio.CapacityLimiter(db_pool_size())
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args), limiter=_db_slots[loop])
 
 
 async def read_body(request: Request) -> bytes:
@@ -181,23 +200,47 @@ def accept(
     `normalize(integration)` may raise WebhookError(400); `check(db, integration)` runs after authentication
     (e.g. rate limits).
     """
-    try:
-        with session_scope() as db:
-            integration, service = authenticate(db, token, source_types, headers, body)
-            if check is not None:
-                check(db, integration)
-            alerts = normalize(integration)
-            batch = ingest(db, integration, alerts, body, clock.now(), service)
-            accepted = Accepted(integration.id, integration.source_type, batch)
-    except IntegrityError:  # ingest retries dedup races itself; still losing them means "come back shortly"
-        raise unavailable("Could not store the alert; retry") from None
-    except DataError as exc:  # the database refused a value we let through: the sender's data, not an outage
-        log.error("database refused webhook data: %s", exc.orig)
-        raise WebhookError(400, "invalid_payload", "The payload holds a value that cannot be stored") from None
-    except DATABASE_ERRORS as exc:
-        raise database_unavailable(exc) from None
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with session_scope() as db:
+                integration, service = _authenticate_on_live_connection(db, token, source_types, headers, body)
+                if check is not None:
+                    check(db, integration)
+                alerts = normalize(integration)
+                batch = ingest(db, integration, alerts, body, clock.now(), service, isolated=False)
+                accepted = Accepted(integration.id, integration.source_type, batch)
+            break
+        except (IntegrityError, _StaleConnection):
+            # A concurrent request opened one of these incidents first (the transaction is rolled back: run it
+            # again against the winner), or a pooled connection had died since its last use (nothing ran yet).
+            if attempt == ATTEMPTS:
+                raise unavailable("Could not store the alert; retry") from None
+        except DataError as exc:  # the database refused a value we let through: the sender's data, not an outage
+            log.error("database refused webhook data: %s", exc.orig)
+            raise WebhookError(400, "invalid_payload", "The payload holds a value that cannot be stored") from None
+        except DATABASE_ERRORS as exc:
+            raise database_unavailable(exc) from None
     after_commit(accepted)
     return accepted
+
+
+ATTEMPTS = 5
+
+
+class _StaleConnection(Exception):
+    pass
+
+
+def _authenticate_on_live_connection(db, *args):
+    """`authenticate`, the transaction's first statement. The pool checks only connections that sat idle (see
+    `db.make_engine`), so one that died under load (a database restart) fails here, before anything is written:
+    safe to retry on a fresh connection, which the pool hands out once it has seen the disconnect."""
+    try:
+        return authenticate(db, *args)
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise _StaleConnection from exc
+        raise
 
 
 DATABASE_ERRORS = (OperationalError, PoolTimeout, DBAPIError)

@@ -11,7 +11,6 @@ import uuid
 
 import redis
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from opsknight import broker
@@ -63,7 +62,7 @@ async def enqueue(request: Request) -> JSONResponse:
                 except PayloadError as exc:
                     raise common.WebhookError(400, "invalid_event", "Event object is invalid", exc.errors) from None
                 token = events_v2.routing_key(parsed) or common.request_token(request)
-                await run_in_threadpool(common.accept, token, {SOURCE}, dict(request.headers), body,
+                await common.run_in_db_slot(common.accept, token, {SOURCE}, dict(request.headers), body,
                                         lambda _integration: alerts, check_rate)
         except common.WebhookError as exc:
             return _pd_error(exc)

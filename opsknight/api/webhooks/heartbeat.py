@@ -6,7 +6,6 @@ GET is accepted too, because `curl https://.../heartbeat/7?token=...` from a cro
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from opsknight import integrations
@@ -33,7 +32,7 @@ async def heartbeat(integration_id: int, request: Request) -> JSONResponse:
         try:
             with common.in_flight.slot():
                 body = await common.read_body(request)
-                accepted = await run_in_threadpool(_ping, integration_id, common.request_token(request),
+                accepted = await common.run_in_db_slot(_ping, integration_id, common.request_token(request),
                                                    dict(request.headers), body)
         except common.WebhookError as exc:
             return exc.response()
