@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from opsknight import broker
-from opsknight.api.webhooks import common
+from opsknight.api.webhooks import common, schemas
 from opsknight.config import settings
 from opsknight.engine import clock
 from opsknight.engine.normalize import PayloadError, events_v2
@@ -50,7 +50,14 @@ def check_rate(db, integration) -> None:
                                   headers={"Retry-After": retry})
 
 
-@router.post("/api/v2/enqueue", status_code=202, summary="PagerDuty Events API v2 compatible endpoint")
+ACCEPTED = {"description": "Committed (PagerDuty's answer)", "content": {"application/json": {"schema": {
+    "type": "object", "properties": {"status": {"const": "success"}, "message": {"type": "string"},
+                                     "dedup_key": {"type": "string"}}}}}}
+
+
+@router.post("/api/v2/enqueue", status_code=202, summary="PagerDuty Events API v2 compatible endpoint",
+             openapi_extra=schemas.request_body(schemas.EVENTS_V2),
+             responses={202: ACCEPTED, **schemas.error_responses(400, 401, 403, 413, 429, 503, pagerduty=True)})
 async def enqueue(request: Request) -> JSONResponse:
     with common.timed(SOURCE):
         try:
@@ -63,7 +70,7 @@ async def enqueue(request: Request) -> JSONResponse:
                     raise common.WebhookError(400, "invalid_event", "Event object is invalid", exc.errors) from None
                 token = events_v2.routing_key(parsed) or common.request_token(request)
                 await common.run_in_db_slot(common.accept, token, {SOURCE}, dict(request.headers), body,
-                                        lambda _integration: alerts, check_rate)
+                                            lambda _integration: alerts, check_rate)
         except common.WebhookError as exc:
             return _pd_error(exc)
     return JSONResponse({"status": "success", "message": "Event processed", "dedup_key": alerts[0].dedup_key},

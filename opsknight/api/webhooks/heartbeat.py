@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from opsknight import integrations
-from opsknight.api.webhooks import common
+from opsknight.api.webhooks import common, schemas
 from opsknight.engine import clock, heartbeats
 from opsknight.models import SourceType
 
@@ -42,4 +42,6 @@ async def heartbeat(integration_id: int, request: Request) -> JSONResponse:
 
 for _method in ("POST", "GET"):
     router.add_api_route("/api/webhooks/heartbeat/{integration_id}", heartbeat, methods=[_method], status_code=202,
-                         summary="Heartbeat ping", operation_id=f"heartbeat_{_method.lower()}")
+                         summary="Heartbeat ping", operation_id=f"heartbeat_{_method.lower()}",
+                         responses={202: {"description": "Ping recorded; resolved_incident: it ended a missed-heartbeat "
+                                                         "incident"}, **schemas.error_responses(401, 403, 413, 503)})
