@@ -64,16 +64,8 @@ def _route(source: str):
     return endpoint
 
 
-ACCEPTED = {"description": "Committed: every alert is stored (outcome per alert, the first 100 listed)",
-            "content": {"application/json": {"schema": {"type": "object", "properties": {
-                "status": {"const": "accepted"}, "alerts": {"type": "integer"},
-                "incidents": {"type": "array", "items": {"type": "object", "properties": {
-                    "dedup_key": {"type": "string"}, "action": {"type": "string"},
-                    "outcome": {"enum": ["created", "attached", "acknowledged", "resolved", "ignored"]},
-                    "incident_number": {"type": ["integer", "null"]}}}}}}}}}
-
 for _source in SOURCES:
     router.add_api_route(f"/api/webhooks/{_source}", _route(_source), methods=["POST"], status_code=202,
                          summary=f"Receive {_source} alerts", response_class=JSONResponse,
                          openapi_extra=schemas.request_body(schemas.BODIES[_source]),
-                         responses={202: ACCEPTED, **schemas.error_responses(400, 401, 403, 413, 503)})
+                         responses={202: schemas.ACCEPTED_ALERTS, **schemas.error_responses(400, 401, 403, 413, 503)})

@@ -95,8 +95,8 @@ in_flight = _InFlight(MAX_IN_FLIGHT)
 # At most this many requests of a process are inside a database transaction at once: the size of its connection
 # pool. The rest wait their turn in the event loop (still bounded by MAX_IN_FLIGHT). Without this, an alert
 # storm ran one thread per request: beyond the pool they opened and closed overflow connections (a PostgreSQL
-# process started per request) and fought over the GIL, and throughput at 64 concurrent senders fell to 60 %
-# of that at 4 (bench/ingest.py). One limiter per event loop: a limiter belongs to the loop that made it.
+# process started per request) and fought over the GIL, and throughput at 64 concurrent senders fell to about
+# half of that at 4 (bench/ingest.py). One limiter per event loop: a limiter belongs to the loop that made it.
 _db_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = weakref.WeakKeyDictionary()
 
 

@@ -50,14 +50,10 @@ def check_rate(db, integration) -> None:
                                   headers={"Retry-After": retry})
 
 
-ACCEPTED = {"description": "Committed (PagerDuty's answer)", "content": {"application/json": {"schema": {
-    "type": "object", "properties": {"status": {"const": "success"}, "message": {"type": "string"},
-                                     "dedup_key": {"type": "string"}}}}}}
-
-
 @router.post("/api/v2/enqueue", status_code=202, summary="PagerDuty Events API v2 compatible endpoint",
              openapi_extra=schemas.request_body(schemas.EVENTS_V2),
-             responses={202: ACCEPTED, **schemas.error_responses(400, 401, 403, 413, 429, 503, pagerduty=True)})
+             responses={202: schemas.ACCEPTED_EVENT,
+                        **schemas.error_responses(400, 401, 403, 413, 429, 503, pagerduty=True)})
 async def enqueue(request: Request) -> JSONResponse:
     with common.timed(SOURCE):
         try:

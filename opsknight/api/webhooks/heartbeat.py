@@ -33,7 +33,7 @@ async def heartbeat(integration_id: int, request: Request) -> JSONResponse:
             with common.in_flight.slot():
                 body = await common.read_body(request)
                 accepted = await common.run_in_db_slot(_ping, integration_id, common.request_token(request),
-                                                   dict(request.headers), body)
+                                                       dict(request.headers), body)
         except common.WebhookError as exc:
             return exc.response()
     resolved = any(r.outcome == "resolved" for r in accepted.batch.results)
@@ -43,5 +43,4 @@ async def heartbeat(integration_id: int, request: Request) -> JSONResponse:
 for _method in ("POST", "GET"):
     router.add_api_route("/api/webhooks/heartbeat/{integration_id}", heartbeat, methods=[_method], status_code=202,
                          summary="Heartbeat ping", operation_id=f"heartbeat_{_method.lower()}",
-                         responses={202: {"description": "Ping recorded; resolved_incident: it ended a missed-heartbeat "
-                                                         "incident"}, **schemas.error_responses(401, 403, 413, 503)})
+                         responses={202: schemas.PING_RECORDED, **schemas.error_responses(401, 403, 413, 503)})

@@ -108,6 +108,23 @@ EVENTS_V2 = {
 
 BODIES = {"prometheus": ALERTMANAGER, "grafana": GRAFANA, "datadog": DATADOG, "generic": GENERIC}
 
+
+def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+ACCEPTED_ALERTS = _json("Committed: every alert is stored (the outcome of each, the first 100 listed)", {
+    "type": "object", "properties": {
+        "status": {"const": "accepted"}, "alerts": {"type": "integer"},
+        "incidents": {"type": "array", "items": {"type": "object", "properties": {
+            "dedup_key": _TEXT, "action": _TEXT,
+            "outcome": {"enum": ["created", "attached", "acknowledged", "resolved", "ignored"]},
+            "incident_number": {"type": ["integer", "null"]}}}}}})
+ACCEPTED_EVENT = _json("Committed (PagerDuty's answer)", {
+    "type": "object", "properties": {"status": {"const": "success"}, "message": _TEXT, "dedup_key": _TEXT}})
+PING_RECORDED = _json("Ping recorded; `resolved_incident`: it ended a missed-heartbeat incident", {
+    "type": "object", "properties": {"status": {"const": "ok"}, "resolved_incident": {"type": "boolean"}}})
+
 _ERROR = {"type": "object", "properties": {"error": {"type": "object", "properties": {
     "code": _TEXT, "message": _TEXT, "fields": {"type": "array", "items": _TEXT}}}}}
 _PD_ERROR = {"type": "object", "properties": {"status": _TEXT, "message": _TEXT,
@@ -131,5 +148,5 @@ def request_body(schema: dict[str, Any]) -> dict[str, Any]:
 def error_responses(*statuses: int, pagerduty: bool = False) -> dict[int | str, dict[str, Any]]:
     """`responses=` for the refusals a webhook route can answer."""
     schema = _PD_ERROR if pagerduty else _ERROR
-    return {status: {"description": _WHY[status], "content": {"application/json": {"schema": schema}},
-                     **({"headers": _RETRY_AFTER} if status in (429, 503) else {})} for status in statuses}
+    return {status: {**_json(_WHY[status], schema), **({"headers": _RETRY_AFTER} if status in (429, 503) else {})}
+            for status in statuses}
