@@ -185,10 +185,11 @@ def db_counts(engine) -> tuple[int, int]:
 
 
 def analyze(engine) -> None:
-    """Refresh the planner's statistics, as autovacuum does on its own within a minute of such a write burst.
-    This machine's PostgreSQL runs with autovacuum off; without fresh statistics the planner keeps searching the
-    dedup index by service alone (its cached plan dates from the empty table), so each batch's lookup reads every
-    open incident of the service and a 10 s level slows the next (PostgreSQL CPU per batch 13 -> 25 ms)."""
+    """Refresh the planner's statistics, as autovacuum does within a minute of such a write burst — or, with
+    autovacuum off as on this machine, OpsKnight's reconciler sweep (engine/planner_stats.py), which this bench
+    does not run (no worker, no scheduler). Without fresh statistics the planner keeps searching the dedup index
+    by service alone, so each batch's lookup reads every open incident of the service and a 10 s level slows
+    the next (PostgreSQL CPU per batch 13 -> 25 ms)."""
     with engine.connect() as conn:
         conn.execute(text("ANALYZE incidents, alerts, timeline_events, outbox_jobs"))
         conn.commit()

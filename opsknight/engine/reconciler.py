@@ -22,8 +22,9 @@ from rq.job import Job, JobStatus
 from sqlmodel import or_, select
 
 from opsknight import broker
+from opsknight.db import engine as db_engine
 from opsknight.db import session_scope
-from opsknight.engine import clock, dispatch, heartbeats
+from opsknight.engine import clock, dispatch, heartbeats, planner_stats
 from opsknight.engine.jobs import JOB_FUNCS, outbox_job_id, process_outbox
 from opsknight.models import Delivery, DeliveryStatus, Incident, OutboxJob
 
@@ -111,6 +112,13 @@ def reconcile(limit: int = 500) -> int:
         enqueue_new_outbox(missed.outbox_ids, missed.changed_incident_ids)
     except Exception:
         log.exception("heartbeat check failed")
+    try:
+        with db_engine().begin() as conn:
+            analyzed = planner_stats.analyze_if_stale(conn)
+        if analyzed:
+            log.info("autovacuum is off: analyzed %s", ", ".join(analyzed))
+    except Exception:
+        log.exception("refreshing planner statistics failed")
 
     now = clock.now()
     with session_scope() as db:

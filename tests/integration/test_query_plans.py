@@ -13,22 +13,33 @@ from sqlmodel import select
 
 from opsknight import db
 from opsknight.engine import clock
-from opsknight.engine.ingest import OPEN_INCIDENT
+from opsknight.engine.ingest import OPEN_INCIDENT, SELECT_OPEN
 from opsknight.models import Incident
 
 
-def _generic_plan(statement) -> str:
-    compiled = statement.compile(dialect=postgresql.dialect(), compile_kwargs={"render_postcompile": True})
-    names = list(compiled.params)
-    sql = re.sub(r"%\((\w+)\)s", lambda m: f"${names.index(m.group(1)) + 1}", str(compiled))
+def _generic_plan(statement, params: dict | None = None) -> str:
+    """`params`: values for a statement built with bind parameters (like ingest's own)."""
+    if params is None:
+        compiled = statement.compile(dialect=postgresql.dialect(), compile_kwargs={"render_postcompile": True})
+        sql, values = str(compiled), compiled.params
+    else:
+        expanded = statement.compile(dialect=postgresql.dialect()).construct_expanded_state(params)
+        sql, values = expanded.statement, expanded.parameters
+    names = list(values)
+    sql = re.sub(r"%\((\w+)\)s", lambda m: f"${names.index(m.group(1)) + 1}", sql)
     with db.engine().connect() as conn:
         conn.execute(text("SET plan_cache_mode = force_generic_plan"))
         conn.execute(text("SET enable_seqscan = off"))  # an index the planner *can* use wins on a small table
         conn.exec_driver_sql(f"PREPARE q AS {sql}")
-        args = ", ".join(f"'{value}'" for value in compiled.params.values())
+        args = ", ".join(f"'{value}'" for value in values.values())
         plan = "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN EXECUTE q({args})"))
         conn.exec_driver_sql("DEALLOCATE q")
     return plan
+
+
+def _lookup_plan(service_id: int) -> str:
+    """The generic plan of ingest's own batch dedup lookup (two keys) for this service."""
+    return _generic_plan(SELECT_OPEN, {"service_id": service_id, "keys": ["key-1", "key-2"]})
 
 
 def test_open_incident_lookup_uses_the_partial_unique_index(pg):
