@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import os
 import time
@@ -48,14 +49,29 @@ def db_pool_size() -> int:
 
 
 IDLE_PING_SECONDS = 10.0
+# Set by a caller that retries its transaction's first statement on a dead connection (the webhook path): its
+# checkouts skip the ping unless the connection sat idle. Everyone else — workers recording a send, the UI —
+# gets a connection pinged at every checkout, as SQLAlchemy's pool_pre_ping would.
+_first_statement_retried: contextvars.ContextVar[bool] = contextvars.ContextVar("first_statement_retried",
+                                                                                 default=False)
+
+
+@contextlib.contextmanager
+def first_statement_retried() -> Iterator[None]:
+    """Mark the transactions in this block as retrying their first statement on a dead connection."""
+    token = _first_statement_retried.set(True)
+    try:
+        yield
+    finally:
+        _first_statement_retried.reset(token)
 
 
 def _ping_when_idle(engine: Engine) -> None:
-    """Check a pooled connection before use only when it sat idle for IDLE_PING_SECONDS: a database restart in a
-    quiet spell is then invisible. SQLAlchemy's pool_pre_ping pings on *every* checkout, a round trip that cost
-    ~15 % of a webhook request's CPU; a connection in steady use is proven by its last statement, and one that
-    dies under load fails its next statement, after which the pool replaces all its connections (the webhook
-    path retries that first statement, see api.webhooks.common)."""
+    """Ping a pooled connection at checkout — except, inside `first_statement_retried()`, one used within the last
+    IDLE_PING_SECONDS: the ping is a round trip that cost ~15 % of a webhook request's CPU, a connection in steady
+    use is proven by its last statement, and one that died under load (a database restart) fails the webhook's
+    first statement, which writes nothing and is retried (api.webhooks.common); the pool then replaces all its
+    connections."""
 
     @event.listens_for(engine, "checkin")
     def _checked_in(_dbapi_conn, record) -> None:
@@ -64,7 +80,9 @@ def _ping_when_idle(engine: Engine) -> None:
     @event.listens_for(engine, "checkout")
     def _checked_out(dbapi_conn, record, _proxy) -> None:
         idle_since = record.info.pop("idle_since", None)
-        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
+        if idle_since is None:  # a connection opened just now
+            return
+        if _first_statement_retried.get() and time.monotonic() - idle_since < IDLE_PING_SECONDS:
             return
         try:
             alive = engine.dialect.do_ping(dbapi_conn)

@@ -27,7 +27,8 @@ def bootstrap_admin() -> None:
 
 def warn_if_autovacuum_is_off() -> None:
     """Say so loudly when PostgreSQL's autovacuum (on by default) is off: dead rows are never reclaimed, and
-    planner statistics go stale (the reconciler then analyzes the hot tables itself, see engine.planner_stats)."""
+    planner statistics go stale (the reconciler then analyzes the incidents table itself, see
+    engine.planner_stats)."""
     try:
         with session_scope() as db:
             if db.get_bind().dialect.name != "postgresql":
@@ -37,7 +38,7 @@ def warn_if_autovacuum_is_off() -> None:
         return  # unreachable now; health checks and webhooks report that on their own
     if setting != "on":
         log.warning("PostgreSQL runs with autovacuum=%s: dead rows are never reclaimed and tables grow; OpsKnight "
-                    "analyzes its busiest tables itself, but turn autovacuum on (ALTER SYSTEM SET autovacuum = on)",
+                    "analyzes its incidents table itself, but turn autovacuum on (ALTER SYSTEM SET autovacuum = on)",
                     setting)
 
 

@@ -114,9 +114,8 @@ def reconcile(limit: int = 500) -> int:
         log.exception("heartbeat check failed")
     try:
         with db_engine().begin() as conn:
-            analyzed = planner_stats.analyze_if_stale(conn)
-        if analyzed:
-            log.info("autovacuum is off: analyzed %s", ", ".join(analyzed))
+            if planner_stats.analyze_incidents_if_stale(conn):
+                log.info("autovacuum is off for incidents: analyzed it")
     except Exception:
         log.exception("refreshing planner statistics failed")
 

@@ -4,13 +4,16 @@ connections checked before use everywhere else."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
 from sqlalchemy import create_engine, event, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import NullPool
 
 from opsknight import db
+from opsknight.api.webhooks import common
 from opsknight.models import Alert, Incident
 from tests.factories import make_integration, make_service
 from tests.integration.conftest import count
@@ -81,17 +84,64 @@ def test_a_webhook_right_after_the_database_dropped_the_pool_is_accepted(client,
     assert count(Alert, Alert.dedup_key == "after-restart") == 1
 
 
-def test_a_connection_idle_past_the_ping_interval_is_checked_before_use(pg, pg_url, monkeypatch):
-    assert count(Incident) == 0  # the pool now holds a connection
+def test_outside_the_webhook_path_every_checkout_is_pinged(pg, pg_url):
+    """Workers recording a send, the UI: a dead pooled connection is replaced before anyone uses it."""
+    assert count(Incident) == 0  # the pool now holds a connection, used a moment ago
     assert _drop_every_other_connection(pg_url) >= 1
-    monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.0)
     assert count(Incident) == 0  # pinged at checkout, found dead, replaced: no error reaches the caller
 
 
-def test_without_the_idle_check_a_dropped_connection_fails_its_next_query(pg, pg_url, monkeypatch):
-    """The control for the test above: the ping is what saved it."""
+def test_on_the_webhook_path_a_connection_idle_past_the_interval_is_pinged(pg, pg_url, monkeypatch):
+    assert count(Incident) == 0
+    assert _drop_every_other_connection(pg_url) >= 1
+    monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.0)
+    with db.first_statement_retried():
+        assert count(Incident) == 0
+
+
+def test_on_the_webhook_path_a_recently_used_connection_is_not_pinged(pg, pg_url, monkeypatch):
+    """The control for the two above (the ping is what saved them), and why the webhook retries its first
+    statement: a connection used a moment ago goes out unchecked there."""
     assert count(Incident) == 0
     assert _drop_every_other_connection(pg_url) >= 1
     monkeypatch.setattr(db, "IDLE_PING_SECONDS", 3600.0)
-    with pytest.raises(Exception, match="terminat|closed|server"):
+    with db.first_statement_retried(), pytest.raises(Exception, match="terminat|closed|server"):
         count(Incident)
+
+
+@pytest.mark.anyio
+async def test_a_request_that_gets_no_database_slot_in_time_is_answered_503(monkeypatch):
+    monkeypatch.setattr(common, "SLOT_WAIT_SECONDS", 0.2)
+    monkeypatch.setattr(common, "db_pool_size", lambda: 1)
+    release = threading.Event()
+    holder = asyncio.create_task(common.run_in_db_slot(release.wait, 10))  # a transaction that takes long
+    await asyncio.sleep(0.05)
+    with pytest.raises(common.WebhookError) as refused:
+        await common.run_in_db_slot(lambda: "ran")
+    assert refused.value.status == 503 and refused.value.headers["Retry-After"]
+    release.set()
+    assert await holder is True  # the slow one finished normally
+    assert await common.run_in_db_slot(lambda: "ran") == "ran"  # and gave its slot back
+
+
+def _violation(session, incident) -> IntegrityError:
+    session.add(incident)
+    with pytest.raises(IntegrityError) as caught:
+        session.commit()
+    session.rollback()
+    return caught.value
+
+
+def test_only_the_dedup_constraint_counts_as_a_lost_race(any_db):
+    from sqlmodel import Session
+
+    with Session(db.engine()) as session:
+        service = make_service(session)
+
+        def incident(number: int, key: str) -> Incident:
+            return Incident(number=number, title="t", dedup_key=key, service_id=service.id)
+
+        session.add(incident(1, "k"))
+        session.commit()
+        assert common.lost_dedup_race(_violation(session, incident(2, "k")))  # the same open key
+        assert not common.lost_dedup_race(_violation(session, incident(1, "other")))  # the same number

@@ -30,7 +30,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from opsknight import integrations
 from opsknight.config import settings
-from opsknight.db import db_pool_size, session_scope
+from opsknight.db import db_pool_size, first_statement_retried, session_scope
 from opsknight.engine import clock
 from opsknight.engine.ingest import IngestBatch, ingest
 from opsknight.engine.normalize import NormalizedAlert
@@ -100,12 +100,24 @@ in_flight = _InFlight(MAX_IN_FLIGHT)
 _db_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = weakref.WeakKeyDictionary()
 
 
+SLOT_WAIT_SECONDS = 5.0  # as long as a request used to wait for a pooled connection (pool_timeout)
+
+
 async def run_in_db_slot(fn: Callable[..., Any], *args: Any) -> Any:
-    """Run the blocking `fn(*args)` in a worker thread once a database slot is free."""
+    """Run the blocking `fn(*args)` in a worker thread once a database slot is free; 503 + Retry-After when none
+    frees up within SLOT_WAIT_SECONDS (a stuck or unreachable database must not queue senders for minutes). Only
+    the wait has a deadline: a transaction that started runs to its end, so a commit is never answered 503."""
     loop = asyncio.get_running_loop()
-    if loop not in _db_slots:
-        _db_slots[loop] = anyio.CapacityLimiter(db_pool_size())
-    return await anyio.to_thread.run_sync(functools.partial(fn, *args), limiter=_db_slots[loop])
+    slots = _db_slots.get(loop) or _db_slots.setdefault(loop, anyio.CapacityLimiter(db_pool_size()))
+    try:
+        with anyio.fail_after(SLOT_WAIT_SECONDS):
+            await slots.acquire()
+    except TimeoutError:
+        raise unavailable("OpsKnight is busy; retry shortly") from None
+    try:
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args))
+    finally:
+        slots.release()
 
 
 async def read_body(request: Request) -> bytes:
@@ -202,7 +214,7 @@ def accept(
     """
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            with session_scope() as db:
+            with first_statement_retried(), session_scope() as db:
                 integration, service = _authenticate_on_live_connection(db, token, source_types, headers, body)
                 if check is not None:
                     check(db, integration)
@@ -210,10 +222,15 @@ def accept(
                 batch = ingest(db, integration, alerts, body, clock.now(), service, isolated=False)
                 accepted = Accepted(integration.id, integration.source_type, batch)
             break
-        except (IntegrityError, _StaleConnection):
+        except (IntegrityError, _StaleConnection) as exc:
             # A concurrent request opened one of these incidents first (the transaction is rolled back: run it
             # again against the winner), or a pooled connection had died since its last use (nothing ran yet).
+            # Any other constraint violation would fail the same way again: no retry.
+            if isinstance(exc, IntegrityError) and not lost_dedup_race(exc):
+                log.error("webhook ingest violated a constraint: %s", exc.orig)
+                raise unavailable("Could not store the alert; retry") from None
             if attempt == ATTEMPTS:
+                log.warning("webhook ingest gave up after %d attempts: %s", ATTEMPTS, type(exc).__name__)
                 raise unavailable("Could not store the alert; retry") from None
         except DataError as exc:  # the database refused a value we let through: the sender's data, not an outage
             log.error("database refused webhook data: %s", exc.orig)
@@ -225,6 +242,13 @@ def accept(
 
 
 ATTEMPTS = 5
+DEDUP_CONSTRAINT = "uq_incidents_open_dedup"
+
+
+def lost_dedup_race(exc: IntegrityError) -> bool:
+    """The violation a concurrent ingest of the same key causes (PostgreSQL names the index, SQLite the columns)."""
+    message = str(exc.orig)
+    return DEDUP_CONSTRAINT in message or "incidents.service_id, incidents.dedup_key" in message
 
 
 class _StaleConnection(Exception):
@@ -232,9 +256,9 @@ class _StaleConnection(Exception):
 
 
 def _authenticate_on_live_connection(db, *args):
-    """`authenticate`, the transaction's first statement. The pool checks only connections that sat idle (see
-    `db.make_engine`), so one that died under load (a database restart) fails here, before anything is written:
-    safe to retry on a fresh connection, which the pool hands out once it has seen the disconnect."""
+    """`authenticate`, the transaction's first statement. Inside `db.first_statement_retried()` the pool checks
+    only connections that sat idle, so one that died under load (a database restart) fails here, before anything
+    is written: safe to retry on a fresh connection, which the pool hands out once it has seen the disconnect."""
     try:
         return authenticate(db, *args)
     except DBAPIError as exc:

@@ -50,6 +50,18 @@ def check_rate(db, integration) -> None:
                                   headers={"Retry-After": retry})
 
 
+def _counted_once(check):
+    """`check` for one request: accept may run its transaction again (a lost dedup race); the event counts once."""
+    done = []
+
+    def once(db, integration) -> None:
+        if not done:
+            check(db, integration)
+            done.append(True)
+
+    return once
+
+
 @router.post("/api/v2/enqueue", status_code=202, summary="PagerDuty Events API v2 compatible endpoint",
              openapi_extra=schemas.request_body(schemas.EVENTS_V2),
              responses={202: schemas.ACCEPTED_EVENT,
@@ -66,7 +78,7 @@ async def enqueue(request: Request) -> JSONResponse:
                     raise common.WebhookError(400, "invalid_event", "Event object is invalid", exc.errors) from None
                 token = events_v2.routing_key(parsed) or common.request_token(request)
                 await common.run_in_db_slot(common.accept, token, {SOURCE}, dict(request.headers), body,
-                                            lambda _integration: alerts, check_rate)
+                                            lambda _integration: alerts, _counted_once(check_rate))
         except common.WebhookError as exc:
             return _pd_error(exc)
     return JSONResponse({"status": "success", "message": "Event processed", "dedup_key": alerts[0].dedup_key},
