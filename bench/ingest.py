@@ -184,15 +184,16 @@ def db_counts(engine) -> tuple[int, int]:
                 conn.execute(text("SELECT count(*) FROM incidents")).scalar_one())
 
 
-def analyze(engine) -> None:
-    """Refresh the planner's statistics, as autovacuum does within a minute of such a write burst — or, with
-    autovacuum off as on this machine, OpsKnight's reconciler sweep (engine/planner_stats.py), which this bench
-    does not run (no worker, no scheduler). Without fresh statistics the planner keeps searching the dedup index
-    by service alone, so each batch's lookup reads every open incident of the service and a 10 s level slows
-    the next (PostgreSQL CPU per batch 13 -> 25 ms)."""
-    with engine.connect() as conn:
-        conn.execute(text("ANALYZE incidents, alerts, timeline_events, outbox_jobs"))
-        conn.commit()
+def refresh_statistics(engine) -> None:
+    """What the reconciler's sweep does every few seconds in production (engine/planner_stats.py) — this bench runs
+    no reconciler: where autovacuum does not keep the incidents table's planner statistics fresh (it is off on
+    this machine), ANALYZE it once enough rows changed. Without that the planner keeps searching the dedup index
+    by service alone, so each batch's lookup reads every open incident of the service and a 10 s level slows the
+    next (PostgreSQL CPU per batch 13 -> 25 ms)."""
+    from opsknight.engine import planner_stats
+
+    with engine.begin() as conn:
+        planner_stats.analyze_incidents_if_stale(conn)
 
 
 def pgbench(db_name: str, seconds: int, workdir: Path) -> float:
@@ -258,7 +259,7 @@ def run(args, db_url: str, db_name: str, workdir: Path) -> dict:
         # `reflex run` supervisor + granian workers; Reflex starts ONE worker unless REFLEX_REDIS_URL is set
         server = {"processes": len(procs.splitlines()), "granian_workers": len(procs.splitlines()) - 1,
                   "rq_worker": "none (OPSKNIGHT_EMBEDDED_WORKER=false)",
-                  "postgres_autovacuum": f"{autovacuum} (the bench runs ANALYZE after each level)"}
+                  "postgres_autovacuum": f"{autovacuum} (statistics refreshed after each level, as the reconciler would)"}
         print(f"server: {server}", flush=True)
         levels = []
         print(ROW.format(**HEADER))
@@ -285,7 +286,7 @@ def run(args, db_url: str, db_name: str, workdir: Path) -> dict:
                     "server_cpu_ms_per_req": round(1000 * server_cpu / max(stats.requests, 1), 2),
                     "db_cpu_ms_per_req": round(1000 * db_cpu / max(stats.requests, 1), 2)})
                 print(ROW.format(**levels[-1], errors=errors(levels[-1])), flush=True)
-                analyze(engine)
+                refresh_statistics(engine)
         open_500 = {}
         for scenario in [s for s in ("am-batch", "events-v2") if s in args.open_loop]:
             result = open_500[scenario] = asyncio.run(open_loop(base, scenario, tokens, OPEN_RATE, seconds))

@@ -110,3 +110,30 @@ def test_200_simultaneous_distinct_triggers_make_200_incidents_with_distinct_num
         answered = {r.json()["incidents"][0]["dedup_key"]: r.json()["incidents"][0]["incident_number"]
                     for r in responses}
         assert answered == {i.dedup_key: i.number for i in incidents}
+
+
+def test_an_event_whose_transaction_reruns_counts_once_against_the_rate_limit(live_api, session, service, monkeypatch):
+    """200 simultaneous identical Events v2 triggers, with a limit of exactly 200 a minute: the requests that lose
+    the dedup race rerun their transaction, and must not use up a second unit of the budget."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import event as sa_event
+
+    from opsknight import db
+    from opsknight.config import reset_settings
+    from opsknight.engine import clock
+
+    monkeypatch.setenv("OPSKNIGHT_ENQUEUE_RATE_PER_MINUTE", str(N))
+    reset_settings()
+    clock.set_now(datetime(2026, 11, 27, 3, 0, 15, tzinfo=timezone.utc))  # one fixed one-minute window
+    races = []
+    listener = lambda ctx: races.append(1) if "uq_incidents_open_dedup" in str(ctx.original_exception) else None  # noqa: E731
+    sa_event.listen(db.engine(), "handle_error", listener)
+    try:
+        url, headers, body = _endpoint("events_v2", live_api, session, service)
+        responses = fire(url, [body("same-key")] * N, headers)
+    finally:
+        sa_event.remove(db.engine(), "handle_error", listener)
+    assert races, "no request lost the dedup race: nothing reran, the test proved nothing"
+    _assert_all_202(responses)
+    assert count(Alert) == N

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from opsknight.api.errors import ErrorBody
+
 _TEXT = {"type": "string"}
 _ID = {"type": ["string", "integer"]}
 _LABELS = {"type": "object", "additionalProperties": {"type": "string"}}
@@ -125,8 +127,6 @@ ACCEPTED_EVENT = _json("Committed (PagerDuty's answer)", {
 PING_RECORDED = _json("Ping recorded; `resolved_incident`: it ended a missed-heartbeat incident", {
     "type": "object", "properties": {"status": {"const": "ok"}, "resolved_incident": {"type": "boolean"}}})
 
-_ERROR = {"type": "object", "properties": {"error": {"type": "object", "properties": {
-    "code": _TEXT, "message": _TEXT, "fields": {"type": "array", "items": _TEXT}}}}}
 _PD_ERROR = {"type": "object", "properties": {"status": _TEXT, "message": _TEXT,
                                               "errors": {"type": "array", "items": _TEXT}}}
 _RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}}
@@ -146,7 +146,7 @@ def request_body(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def error_responses(*statuses: int, pagerduty: bool = False) -> dict[int | str, dict[str, Any]]:
-    """`responses=` for the refusals a webhook route can answer."""
-    schema = _PD_ERROR if pagerduty else _ERROR
-    return {status: {**_json(_WHY[status], schema), **({"headers": _RETRY_AFTER} if status in (429, 503) else {})}
-            for status in statuses}
+    """`responses=` for the refusals a webhook route can answer: the API's own error body, or PagerDuty's."""
+    body = {"content": {"application/json": {"schema": _PD_ERROR}}} if pagerduty else {"model": ErrorBody}
+    return {status: {**body, "description": _WHY[status],
+                     **({"headers": _RETRY_AFTER} if status in (429, 503) else {})} for status in statuses}
