@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 from sqlalchemy import create_engine, event, text
@@ -111,17 +112,42 @@ def test_on_the_webhook_path_a_recently_used_connection_is_not_pinged(pg, pg_url
 
 @pytest.mark.anyio
 async def test_a_request_that_gets_no_database_slot_in_time_is_answered_503(monkeypatch):
-    monkeypatch.setattr(common, "SLOT_WAIT_SECONDS", 0.2)
+    monkeypatch.setattr(common, "STALL_SECONDS", 0.2)
     monkeypatch.setattr(common, "db_pool_size", lambda: 1)
     release = threading.Event()
     holder = asyncio.create_task(common.run_in_db_slot(release.wait, 10))  # a transaction that takes long
     await asyncio.sleep(0.05)
+    started = time.monotonic()
     with pytest.raises(common.WebhookError) as refused:
         await common.run_in_db_slot(lambda: "ran")
     assert refused.value.status == 503 and refused.value.headers["Retry-After"]
+    assert 0.15 < time.monotonic() - started < 1.0
     release.set()
     assert await holder is True  # the slow one finished normally
     assert await common.run_in_db_slot(lambda: "ran") == "ran"  # and gave its slot back
+
+
+@pytest.mark.anyio
+async def test_a_burst_waits_longer_than_the_stall_limit_while_the_queue_moves(monkeypatch):
+    """40 requests behind one slot, 25 ms each: the last waits about 1 s, five times the stall limit, and is
+    served — a burst is not an outage (a fixed 0.2 s deadline on the wait refuses most of them)."""
+    monkeypatch.setattr(common, "STALL_SECONDS", 0.2)
+    monkeypatch.setattr(common, "db_pool_size", lambda: 1)
+    answers = await asyncio.gather(*(common.run_in_db_slot(time.sleep, 0.025) for _ in range(40)),
+                                   return_exceptions=True)
+    assert [a for a in answers if a is not None] == []
+
+
+@pytest.mark.anyio
+async def test_a_queue_that_moves_too_slowly_is_shed_after_the_overall_limit(monkeypatch):
+    monkeypatch.setattr(common, "STALL_SECONDS", 0.2)
+    monkeypatch.setattr(common, "MAX_SLOT_WAIT_SECONDS", 0.5)
+    monkeypatch.setattr(common, "db_pool_size", lambda: 1)
+    answers = await asyncio.gather(*(common.run_in_db_slot(time.sleep, 0.1) for _ in range(10)),
+                                   return_exceptions=True)
+    served = [a for a in answers if a is None]
+    refused = [a for a in answers if isinstance(a, common.WebhookError) and a.status == 503]
+    assert 4 <= len(served) <= 7 and len(served) + len(refused) == 10
 
 
 def _violation(session, incident) -> IntegrityError:

@@ -96,24 +96,48 @@ in_flight = _InFlight(MAX_IN_FLIGHT)
 # pool. The rest wait their turn in the event loop (still bounded by MAX_IN_FLIGHT). Without this, an alert
 # storm ran one thread per request: beyond the pool they opened and closed overflow connections (a PostgreSQL
 # process started per request) and fought over the GIL, and throughput at 64 concurrent senders fell to about
-# half of that at 4 (bench/ingest.py). One limiter per event loop: a limiter belongs to the loop that made it.
-_db_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = weakref.WeakKeyDictionary()
+# half of that at 4 (bench/ingest.py).
+#
+# A waiting request gives up (503 + Retry-After) when the database stops making progress — no transaction
+# finished for STALL_SECONDS since it began to wait or since the last one finished — or after MAX_SLOT_WAIT_SECONDS
+# in all. A fixed deadline on the wait alone refused healthy bursts: 200 simultaneous alerts queue behind
+# 40 rounds of 5 transactions, and the last ones waited more than 5 s on a busy 2-core machine (CI).
+STALL_SECONDS = 5.0
+MAX_SLOT_WAIT_SECONDS = 20.0
 
 
-SLOT_WAIT_SECONDS = 5.0  # as long as a request used to wait for a pooled connection (pool_timeout)
+class _DbSlots:
+    def __init__(self, size: int):
+        self.limiter = anyio.CapacityLimiter(size)
+        self.last_finished = 0.0  # time.monotonic() when a transaction last gave its slot back
+
+    async def acquire(self) -> None:
+        started = time.monotonic()
+        while (wait := self._deadline(started) - time.monotonic()) > 0:
+            with anyio.move_on_after(wait):  # a transaction that finishes meanwhile moves the deadline on
+                await self.limiter.acquire()
+                return
+        raise unavailable("OpsKnight is busy; retry shortly")
+
+    def _deadline(self, started: float) -> float:
+        return min(max(started, self.last_finished) + STALL_SECONDS, started + MAX_SLOT_WAIT_SECONDS)
+
+    def release(self) -> None:
+        self.last_finished = time.monotonic()
+        self.limiter.release()
+
+
+# One per event loop: a limiter belongs to the loop that made it.
+_db_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _DbSlots] = weakref.WeakKeyDictionary()
 
 
 async def run_in_db_slot(fn: Callable[..., Any], *args: Any) -> Any:
-    """Run the blocking `fn(*args)` in a worker thread once a database slot is free; 503 + Retry-After when none
-    frees up within SLOT_WAIT_SECONDS (a stuck or unreachable database must not queue senders for minutes). Only
+    """Run the blocking `fn(*args)` in a worker thread once a database slot is free; 503 + Retry-After when the
+    database stops making progress (a stuck or unreachable database must not queue senders for minutes). Only
     the wait has a deadline: a transaction that started runs to its end, so a commit is never answered 503."""
     loop = asyncio.get_running_loop()
-    slots = _db_slots.get(loop) or _db_slots.setdefault(loop, anyio.CapacityLimiter(db_pool_size()))
-    try:
-        with anyio.fail_after(SLOT_WAIT_SECONDS):
-            await slots.acquire()
-    except TimeoutError:
-        raise unavailable("OpsKnight is busy; retry shortly") from None
+    slots = _db_slots.get(loop) or _db_slots.setdefault(loop, _DbSlots(db_pool_size()))
+    await slots.acquire()
     try:
         return await anyio.to_thread.run_sync(functools.partial(fn, *args))
     finally:
