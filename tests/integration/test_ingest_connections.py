@@ -129,11 +129,11 @@ async def test_a_request_that_gets_no_database_slot_in_time_is_answered_503(monk
 
 @pytest.mark.anyio
 async def test_a_burst_waits_longer_than_the_stall_limit_while_the_queue_moves(monkeypatch):
-    """40 requests behind one slot, 25 ms each: the last waits about 1 s, five times the stall limit, and is
-    served — a burst is not an outage (a fixed 0.2 s deadline on the wait refuses most of them)."""
-    monkeypatch.setattr(common, "STALL_SECONDS", 0.2)
+    """60 requests behind one slot, 25 ms each: the last waits about 1.5 s, three times the stall limit, and is
+    served — a burst is not an outage (a fixed 0.5 s deadline on the wait refuses most of them)."""
+    monkeypatch.setattr(common, "STALL_SECONDS", 0.5)
     monkeypatch.setattr(common, "db_pool_size", lambda: 1)
-    answers = await asyncio.gather(*(common.run_in_db_slot(time.sleep, 0.025) for _ in range(40)),
+    answers = await asyncio.gather(*(common.run_in_db_slot(time.sleep, 0.025) for _ in range(60)),
                                    return_exceptions=True)
     assert [a for a in answers if a is not None] == []
 
@@ -147,7 +147,8 @@ async def test_a_queue_that_moves_too_slowly_is_shed_after_the_overall_limit(mon
                                    return_exceptions=True)
     served = [a for a in answers if a is None]
     refused = [a for a in answers if isinstance(a, common.WebhookError) and a.status == 503]
-    assert 4 <= len(served) <= 7 and len(served) + len(refused) == 10
+    assert len(served) + len(refused) == 10
+    assert 1 <= len(served) <= 7 and len(refused) >= 3  # the queue moved all along, yet the late ones were shed
 
 
 def _violation(session, incident) -> IntegrityError:
