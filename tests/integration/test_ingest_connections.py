@@ -121,7 +121,7 @@ async def test_a_request_that_gets_no_database_slot_in_time_is_answered_503(monk
     with pytest.raises(common.WebhookError) as refused:
         await common.run_in_db_slot(lambda: "ran")
     assert refused.value.status == 503 and refused.value.headers["Retry-After"]
-    assert 0.15 < time.monotonic() - started < 1.0
+    assert 0.15 < time.monotonic() - started < 3.0  # the stall limit, not the 10 s the holder would take
     release.set()
     assert await holder is True  # the slow one finished normally
     assert await common.run_in_db_slot(lambda: "ran") == "ran"  # and gave its slot back
