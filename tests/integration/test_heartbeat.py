@@ -58,3 +58,13 @@ def test_token_of_another_heartbeat_is_refused(client, heartbeat, session):
     assert ping(client, row.id, other_token).status_code == 403
     assert ping(client, row.id, "okt_wrong").status_code == 401
     assert rows(Integration, Integration.id == row.id)[0].last_heartbeat_at is None
+
+
+@pytest.mark.parametrize("bad_id", ["abc", "7x", "-1", "1e3", "１２", "9" * 19])
+def test_a_url_whose_id_is_not_a_heartbeat_id_gets_404_in_the_webhook_error_shape(client, heartbeat, bad_id):
+    token, row = heartbeat
+    for method in ("post", "get"):
+        response = ping(client, bad_id, token, method)
+        assert response.status_code == 404, response.text
+        assert response.json()["error"]["code"] == "unknown_heartbeat"
+    assert rows(Integration, Integration.id == row.id)[0].last_heartbeat_at is None

@@ -27,12 +27,22 @@ def _ping(integration_id: int, token: str | None, headers: dict[str, str], body:
                          lambda integration: [heartbeats.ping_alert(integration)], check)
 
 
-async def heartbeat(integration_id: int, request: Request) -> JSONResponse:
+def _heartbeat_id(raw: str) -> int:
+    """The id from the URL. Read here rather than by FastAPI, whose 422 for a non-number has a shape of its own;
+    a crontab with a typo in its URL gets the same `{"error": ...}` body as every other refusal."""
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+        raise common.WebhookError(404, "unknown_heartbeat",
+                                  "No heartbeat has this id: the URL is /api/webhooks/heartbeat/<heartbeat id>")
+    return int(raw)
+
+
+async def heartbeat(integration_id: str, request: Request) -> JSONResponse:
     with common.timed(SOURCE):
         try:
             with common.in_flight.slot():
+                heartbeat_id = _heartbeat_id(integration_id)
                 body = await common.read_body(request)
-                accepted = await common.run_in_db_slot(_ping, integration_id, common.request_token(request),
+                accepted = await common.run_in_db_slot(_ping, heartbeat_id, common.request_token(request),
                                                        dict(request.headers), body)
         except common.WebhookError as exc:
             return exc.response()
@@ -43,4 +53,4 @@ async def heartbeat(integration_id: int, request: Request) -> JSONResponse:
 for _method in ("POST", "GET"):
     router.add_api_route("/api/webhooks/heartbeat/{integration_id}", heartbeat, methods=[_method], status_code=202,
                          summary="Heartbeat ping", operation_id=f"heartbeat_{_method.lower()}",
-                         responses={202: schemas.PING_RECORDED, **schemas.error_responses(401, 403, 413, 503)})
+                         responses={202: schemas.PING_RECORDED, **schemas.error_responses(401, 403, 404, 413, 503)})

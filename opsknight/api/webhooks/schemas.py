@@ -134,6 +134,7 @@ _WHY = {
     400: "the body is not JSON or not this sender's shape: `fields` says what is wrong; nothing stored",
     401: "missing or unknown token, or a missing/wrong HMAC signature; nothing stored",
     403: "the integration is disabled, or the token belongs to another endpoint; nothing stored",
+    404: "the URL's heartbeat id is not a number; nothing stored",
     413: "the body is over the size limit (512 KB by default); nothing stored",
     429: "more events a minute for this routing key than OPSKNIGHT_ENQUEUE_RATE_PER_MINUTE",
     503: "not stored: the database is unavailable or the process is shedding load; retry after Retry-After",
