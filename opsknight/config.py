@@ -37,6 +37,7 @@ class Settings:
     embedded_worker: bool
     max_body_bytes: int
     enqueue_rate_per_minute: int
+    webhook_transactions: int
     session_days: int
     log_level: str
     provider_urls: dict[str, str] = field(default_factory=dict)
@@ -184,6 +185,7 @@ def load_settings() -> Settings:
         embedded_worker=_bool("EMBEDDED_WORKER", default=not redis_url),
         max_body_bytes=_int("MAX_BODY_BYTES", 512 * 1024, minimum=1024),
         enqueue_rate_per_minute=_int("ENQUEUE_RATE_PER_MINUTE", 6000, minimum=1),
+        webhook_transactions=_int("WEBHOOK_TRANSACTIONS", 1, minimum=1),
         session_days=_int("SESSION_DAYS", 14, minimum=1),
         log_level=_env("LOG_LEVEL", "INFO").upper(),
         provider_urls={k: _env(k, v) for k, v in PROVIDER_URL_DEFAULTS.items()},

@@ -208,17 +208,24 @@ def _split_point(alerts: list[NormalizedAlert]) -> int | None:
     return None
 
 
-def ingest(db: Session, integration: Integration | Origin, alerts: list[NormalizedAlert], raw_body: bytes,
+Bodies = list[tuple[int, bytes]]  # (how many of the alerts came in it, raw body) per request, in order
+
+
+def ingest(db: Session, integration: Integration | Origin, alerts: list[NormalizedAlert], raw_body: bytes | Bodies,
            now: datetime, service: Any = None, *, isolated: bool = True) -> IngestBatch:
     """Apply `alerts` from `integration` (or an `Origin`) inside the caller's transaction. The caller commits.
-    `service`: the integration's service as `service_for_ingest` reads it, when the caller has it already.
-    `isolated=False`: a lost dedup race raises IntegrityError with the transaction aborted; the caller must roll
-    back and run the whole transaction again (see the module's docstring)."""
+    `raw_body`: the request's body, or `Bodies` when the alerts of several requests are applied together (each
+    request's body is kept on its own first alert). `service`: the integration's service as `service_for_ingest`
+    reads it, when the caller has it already. `isolated=False`: a lost dedup race raises IntegrityError with the
+    transaction aborted; the caller must roll back and run the whole transaction again (see the module's
+    docstring)."""
     service = service or service_for_ingest(db, integration.service_id)
+    bodies = [(len(alerts), raw_body)] if isinstance(raw_body, bytes) else raw_body
     split = _split_point(alerts)
     if split:
-        first = ingest(db, integration, alerts[:split], raw_body, now, service, isolated=isolated)
-        rest = ingest(db, integration, alerts[split:], raw_body, now, service, isolated=isolated)
+        head, tail = _split_bodies(bodies, split)
+        first = ingest(db, integration, alerts[:split], head, now, service, isolated=isolated)
+        rest = ingest(db, integration, alerts[split:], tail, now, service, isolated=isolated)
         return IngestBatch(first.results + rest.results, first.outbox_ids + rest.outbox_ids)
 
     source = integration.source_type
@@ -244,19 +251,26 @@ def ingest(db: Session, integration: Integration | Origin, alerts: list[Normaliz
             record = created[result.dedup_key]
             result.incident_id, result.incident_number = record.id, record.number
 
-    # The request's raw body is kept once, on its first alert; the others (and every timeline event) point there.
-    raw = capped_raw(raw_body)
+    # A request's raw body is kept once, on its first stored alert; its other alerts (and their timeline events)
+    # point there.
+    request_of = [request for request, (count, _) in enumerate(bodies) for _ in range(count)]
+    first_stored: dict[int, int] = {}  # request -> index in `applied` of its first alert
+    rows = []
+    for index, (incident, alert, _, _, position) in enumerate(applied):
+        request = request_of[position]
+        keeps_raw = first_stored.setdefault(request, index) == index
+        rows.append({"incident_id": incident.id, "integration_id": integration.id, "source": source,
+                     "action": str(alert.action), "dedup_key": alert.dedup_key, "summary": alert.summary[:1024],
+                     "severity": alert.severity, "payload": alert.to_dict(),
+                     "raw": capped_raw(bodies[request][1]) if keeps_raw else None, "received_at": now})
     conn = db.connection()
-    alert_ids = conn.execute(INSERT_ALERTS, [
-        {"incident_id": incident.id, "integration_id": integration.id, "source": source, "action": str(alert.action),
-         "dedup_key": alert.dedup_key, "summary": alert.summary[:1024], "severity": alert.severity,
-         "payload": alert.to_dict(), "raw": raw if index == 0 else None, "received_at": now}
-        for index, (incident, alert, _, _) in enumerate(applied)]).scalars().all() if applied else []
+    alert_ids = conn.execute(INSERT_ALERTS, rows).scalars().all() if rows else []
 
     timeline, outbox, to_process = [], [], set()
     maintenance = in_maintenance(service, now)
-    for (incident, alert, kind, message), alert_id in zip(applied, alert_ids):
-        data = {"alert_id": alert_id, "raw_alert_id": alert_ids[0], "integration_id": integration.id}
+    for (incident, alert, kind, message, position), alert_id in zip(applied, alert_ids):
+        raw_alert_id = alert_ids[first_stored[request_of[position]]]
+        data = {"alert_id": alert_id, "raw_alert_id": raw_alert_id, "integration_id": integration.id}
         if kind == TimelineKind.TRIGGERED:
             data["severity"] = alert.severity
         timeline.append(_event(incident.id, kind, now, source, message, data))
@@ -272,6 +286,19 @@ def ingest(db: Session, integration: Integration | Origin, alerts: list[Normaliz
     if outbox:
         batch.outbox_ids = list(conn.execute(INSERT_OUTBOX, outbox).scalars().all())
     return batch
+
+
+def _split_bodies(bodies: Bodies, split: int) -> tuple[Bodies, Bodies]:
+    """`bodies` for the alerts before `split` and for those from it on (a request may fall on both sides)."""
+    head, tail, seen = [], [], 0
+    for count, body in bodies:
+        before = max(0, min(count, split - seen))
+        if before:
+            head.append((before, body))
+        if count - before:
+            tail.append((count - before, body))
+        seen += count
+    return head, tail
 
 
 def _never_paged(incident, alert: NormalizedAlert, service: Service) -> bool:
@@ -292,7 +319,7 @@ def _plan(service, source: str, alerts: list[NormalizedAlert], known: dict[str, 
     """Apply the alerts in memory: to the locked open incidents (written back by `_update_known`) or to new
     ones."""
     batch, applied, created = IngestBatch(), [], {}
-    for alert in alerts:
+    for position, alert in enumerate(alerts):
         incident = known.get(alert.dedup_key) or created.get(alert.dedup_key)
         if incident is None and alert.action == Action.TRIGGER:
             incident = created[alert.dedup_key] = _new_record(service, alert, now)
@@ -302,6 +329,6 @@ def _plan(service, source: str, alerts: list[NormalizedAlert], known: dict[str, 
             continue
         is_new = alert.dedup_key in created and incident.alert_count == 0
         outcome, kind, message = _apply(incident, alert, source, is_new, now)
-        applied.append((incident, alert, kind, message))
+        applied.append((incident, alert, kind, message, position))
         batch.results.append(IngestResult(str(alert.action), alert.dedup_key, outcome, incident.id, incident.number))
     return batch, applied, created

@@ -123,7 +123,13 @@ def test_an_event_whose_transaction_reruns_counts_once_against_the_rate_limit(li
     from opsknight.config import reset_settings
     from opsknight.engine import clock
 
+    from opsknight.api.webhooks import grouping
+
     monkeypatch.setenv("OPSKNIGHT_ENQUEUE_RATE_PER_MINUTE", str(N))
+    # Five transactions at once, one request each: identical events race to open the incident, and the losers
+    # rerun (grouped, they would mostly share transactions and seldom race).
+    monkeypatch.setenv("OPSKNIGHT_WEBHOOK_TRANSACTIONS", "5")
+    monkeypatch.setattr(grouping, "MAX_REQUESTS", 1)
     reset_settings()
     clock.set_now(datetime(2026, 11, 27, 3, 0, 15, tzinfo=timezone.utc))  # one fixed one-minute window
     races = []

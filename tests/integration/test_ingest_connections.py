@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import NullPool
 
 from opsknight import db
+from opsknight.config import reset_settings
 from opsknight.api.webhooks import common
 from opsknight.models import Alert, Incident
 from tests.factories import make_integration, make_service
@@ -43,7 +44,13 @@ def _post(client, token: str, key: str):
                        json={"summary": f"disk full {key}", "severity": "critical", "dedup_key": key})
 
 
-def test_an_alert_storm_holds_no_more_connections_than_the_pool(live_api, token):
+def test_an_alert_storm_holds_no_more_connections_than_the_webhook_limit(live_api, session, monkeypatch):
+    """80 events at once from 8 integrations (so 8 tokens: groups that cannot merge) with 3 webhook transactions
+    allowed: never more than 3 connections in use, none opened beyond the pool."""
+    monkeypatch.setenv("OPSKNIGHT_WEBHOOK_TRANSACTIONS", "3")
+    reset_settings()
+    service = make_service(session)
+    tokens = [make_integration(session, service, "events_v2")[0] for _ in range(8)]
     engine, lock = db.engine(), threading.Lock()
     seen = {"now": 0, "max": 0, "opened": 0}
 
@@ -64,16 +71,17 @@ def test_an_alert_storm_holds_no_more_connections_than_the_pool(live_api, token)
     for name, fn in listeners:
         event.listen(engine, name, fn)
     try:
-        responses = fire(f"{live_api}/api/webhooks/generic",
-                         [{"summary": f"disk full {i}", "dedup_key": f"k{i}"} for i in range(80)],
-                         {"Authorization": f"Bearer {token}"})
+        responses = fire(f"{live_api}/api/v2/enqueue",
+                         [{"routing_key": tokens[i % 8], "event_action": "trigger", "dedup_key": f"k{i}",
+                           "payload": {"summary": f"disk full {i}", "source": "db-01", "severity": "critical"}}
+                          for i in range(80)])
     finally:
         for name, fn in listeners:
             event.remove(engine, name, fn)
     assert [r.status_code for r in responses] == [202] * 80
     assert count(Incident) == 80
-    # 80 requests at once ran through at most pool-size transactions, on connections opened once, not per request
-    assert 1 < seen["max"] <= db.db_pool_size(), seen
+    # 80 requests at once ran through at most 3 transactions, on connections opened once, not per request
+    assert 1 < seen["max"] <= 3, seen
     assert seen["opened"] <= db.db_pool_size(), seen
 
 
@@ -113,7 +121,7 @@ def test_on_the_webhook_path_a_recently_used_connection_is_not_pinged(pg, pg_url
 @pytest.mark.anyio
 async def test_a_request_that_gets_no_database_slot_in_time_is_answered_503(monkeypatch):
     monkeypatch.setattr(common, "STALL_SECONDS", 0.2)
-    monkeypatch.setattr(common, "db_pool_size", lambda: 1)
+    monkeypatch.setattr(common, "webhook_slots", lambda: 1)
     release = threading.Event()
     holder = asyncio.create_task(common.run_in_db_slot(release.wait, 10))  # a transaction that takes long
     await asyncio.sleep(0.05)
@@ -132,7 +140,7 @@ async def test_a_burst_waits_longer_than_the_stall_limit_while_the_queue_moves(m
     """60 requests behind one slot, 25 ms each: the last waits about 1.5 s, three times the stall limit, and is
     served — a burst is not an outage (a fixed 0.5 s deadline on the wait refuses most of them)."""
     monkeypatch.setattr(common, "STALL_SECONDS", 0.5)
-    monkeypatch.setattr(common, "db_pool_size", lambda: 1)
+    monkeypatch.setattr(common, "webhook_slots", lambda: 1)
     answers = await asyncio.gather(*(common.run_in_db_slot(time.sleep, 0.025) for _ in range(60)),
                                    return_exceptions=True)
     assert [a for a in answers if a is not None] == []
@@ -142,7 +150,7 @@ async def test_a_burst_waits_longer_than_the_stall_limit_while_the_queue_moves(m
 async def test_a_queue_that_moves_too_slowly_is_shed_after_the_overall_limit(monkeypatch):
     monkeypatch.setattr(common, "STALL_SECONDS", 0.2)
     monkeypatch.setattr(common, "MAX_SLOT_WAIT_SECONDS", 0.5)
-    monkeypatch.setattr(common, "db_pool_size", lambda: 1)
+    monkeypatch.setattr(common, "webhook_slots", lambda: 1)
     answers = await asyncio.gather(*(common.run_in_db_slot(time.sleep, 0.1) for _ in range(10)),
                                    return_exceptions=True)
     served = [a for a in answers if a is None]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from opsknight.api.webhooks import common, schemas
+from opsknight.api.webhooks import common, grouping, schemas
 from opsknight.engine.normalize import NORMALIZERS, PayloadError
 from opsknight.models import Integration
 
@@ -41,10 +41,8 @@ async def receive(source: str, request: Request) -> JSONResponse:
         try:
             with common.in_flight.slot():
                 body = await common.read_body(request)
-                accepted = await common.run_in_db_slot(
-                    common.accept, common.request_token(request), SOURCES[source], dict(request.headers), body,
-                    _normalizer(source, body),
-                )
+                accepted = await grouping.submit(common.request_token(request), SOURCES[source], common.Submission(
+                    dict(request.headers), body, _normalizer(source, body)))
         except common.WebhookError as exc:
             return exc.response()
     results = accepted.batch.results

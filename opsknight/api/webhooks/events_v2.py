@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from opsknight import broker
-from opsknight.api.webhooks import common, schemas
+from opsknight.api.webhooks import common, grouping, schemas
 from opsknight.config import settings
 from opsknight.engine import clock
 from opsknight.engine.normalize import PayloadError, events_v2
@@ -77,8 +77,8 @@ async def enqueue(request: Request) -> JSONResponse:
                 except PayloadError as exc:
                     raise common.WebhookError(400, "invalid_event", "Event object is invalid", exc.errors) from None
                 token = events_v2.routing_key(parsed) or common.request_token(request)
-                await common.run_in_db_slot(common.accept, token, {SOURCE}, dict(request.headers), body,
-                                            lambda _integration: alerts, _counted_once(check_rate))
+                await grouping.submit(token, {SOURCE}, common.Submission(
+                    dict(request.headers), body, lambda _integration: alerts, _counted_once(check_rate)))
         except common.WebhookError as exc:
             return _pd_error(exc)
     return JSONResponse({"status": "success", "message": "Event processed", "dedup_key": alerts[0].dedup_key},
