@@ -113,3 +113,47 @@ def test_rate_limit_is_429_with_retry_after(client, token, monkeypatch):
     limited = send(client, event(token, dedup_key="k-last"))
     assert limited.status_code == 429 and limited.headers["Retry-After"] == "45"
     assert count(Incident) == 3  # a throttled event is not stored
+
+
+def test_with_redis_unreachable_events_go_through_and_redis_is_not_asked_again_at_once(client, token, monkeypatch):
+    """The rate check runs inside the group's transaction: a Redis that does not answer must cost its timeout
+    once, not once per event."""
+    from datetime import datetime, timezone
+
+    import redis
+
+    from opsknight import broker
+    from opsknight.api.webhooks import events_v2
+    from opsknight.config import reset_settings
+    from opsknight.engine import clock
+
+    clock.set_now(datetime(2026, 11, 27, 3, 0, 15, tzinfo=timezone.utc))
+    monkeypatch.setenv("OPSKNIGHT_ENQUEUE_RATE_PER_MINUTE", "1")
+    reset_settings()
+    assert send(client, event(token, dedup_key="k0")).status_code == 202  # uses the window's one event
+    working_redis = broker.redis_conn()
+    monkeypatch.setattr(events_v2, "REDIS_PAUSE_SECONDS", 3600.0)
+    dead_redis = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1)
+    monkeypatch.setattr(broker, "redis_conn", lambda: dead_redis)
+    assert send(client, event(token, dedup_key="k1")).status_code == 202  # Redis down: let through
+    monkeypatch.setattr(broker, "redis_conn", lambda: working_redis)  # back, and it would say 429 now
+    assert send(client, event(token, dedup_key="k2")).status_code == 202  # not asked during the pause
+    monkeypatch.setattr(events_v2, "REDIS_PAUSE_SECONDS", 0.0)
+    assert send(client, event(token, dedup_key="k3")).status_code == 429  # asked again after it
+    assert count(Incident) == 3
+
+
+def test_a_refused_event_stays_refused_when_its_transaction_reruns_without_counting_again():
+    from opsknight.api.webhooks import common, events_v2
+
+    calls = []
+
+    def over_limit(_db, _integration):
+        calls.append(1)
+        raise common.WebhookError(429, "throttle event", "over")
+
+    once = events_v2._counted_once(over_limit)
+    for _ in range(3):
+        with pytest.raises(common.WebhookError):
+            once(None, None)
+    assert calls == [1]

@@ -139,3 +139,63 @@ async def test_a_group_that_gets_no_slot_is_answered_503_request_by_request(monk
     assert all(a.headers["Retry-After"] for a in answers)
     release.set()
     assert await holder is True
+
+
+def _sends(*keys: str, body: str | None = None, fail: Exception | None = None) -> common.Submission:
+    """A request whose alerts trigger `keys` (or whose normalizer raises `fail`)."""
+    def normalize(_integration):
+        if fail is not None:
+            raise fail
+        return [NormalizedAlert(action=Action.TRIGGER, dedup_key=k, summary=f"alert {k}", severity="critical",
+                                source="t") for k in keys]
+
+    return common.Submission({}, (body or ",".join(keys)).encode(), normalize)
+
+
+def test_refusals_between_requests_of_several_alerts_leave_every_answer_its_own(session, service):
+    token, _ = make_integration(session, service, "generic")
+    refused = common.WebhookError(400, "invalid_payload", "bad")
+    outcomes = common.accept_all(token, {"generic"}, [
+        _sends("a1", "a2"), _sends(fail=refused), _sends("b1", "b2", "b3"), _sends(fail=refused), _sends("c1")])
+    assert [[r.dedup_key for r in o.batch.results] if isinstance(o, common.Accepted) else o.status
+            for o in outcomes] == [["a1", "a2"], 400, ["b1", "b2", "b3"], 400, ["c1"]]
+    numbers = {i.dedup_key: i.number for i in rows(Incident)}
+    assert all(r.incident_number == numbers[r.dedup_key] for o in outcomes if isinstance(o, common.Accepted)
+               for r in o.batch.results)
+
+
+def test_a_request_that_meets_a_bug_fails_alone(session, service):
+    token, _ = make_integration(session, service, "generic")
+    outcomes = common.accept_all(token, {"generic"}, [_sends("a"), _sends(fail=KeyError("bug")), _sends("b")])
+    assert [getattr(o, "status", "accepted") for o in outcomes] == ["accepted", 500, "accepted"]
+    assert sorted(a.dedup_key for a in rows(Alert)) == ["a", "b"]
+
+
+def test_a_group_that_loses_a_dedup_race_reruns_and_attaches_every_request(session, service, pg_url):
+    """Another transaction opens "db-01/disk" after the group looked for it and before its INSERT: the group's
+    transaction fails on the unique index, reruns as a whole, and every request attaches to the winner."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+    from sqlmodel import Session
+
+    token, _ = make_integration(session, service, "generic")
+    competitor = create_engine(pg_url, poolclass=NullPool)
+
+    def open_it_first(_db, _integration):
+        if not raced:
+            raced.append(1)
+            with Session(competitor) as other:
+                other.add(Incident(number=900, title="winner", dedup_key="db-01/disk", service_id=service.id,
+                                   alert_count=1))
+                other.commit()
+
+    raced: list[int] = []
+    requests = [_sends("db-01/disk", body=f"request {i}") for i in range(3)]
+    requests[2].check = open_it_first  # runs inside the group's transaction, before its ingest
+    outcomes = common.accept_all(token, {"generic"}, requests)
+    competitor.dispose()
+    assert raced
+    assert [[r.outcome for r in o.batch.results] for o in outcomes] == [["attached"]] * 3
+    (incident,) = rows(Incident)
+    assert incident.title == "winner" and incident.alert_count == 1 + 3
+    assert all(a.raw is not None and a.incident_id == incident.id for a in rows(Alert))  # each kept its body

@@ -96,6 +96,16 @@ def test_hmac_signature_is_checked_over_the_raw_body(client, session, service):
     assert count(Incident) == 1
 
 
+@pytest.mark.parametrize("header", ["X-OpsKnight-Signature", "X-Grafana-Alerting-Signature"])
+def test_a_signature_header_outside_ascii_is_a_wrong_signature_not_a_500(client, session, service, header):
+    """HTTP lets bytes 0x80-0xFF through in header values; hmac.compare_digest raises on non-ASCII text."""
+    token, _ = make_integration(session, service, "grafana", with_hmac=True)
+    body = json.dumps(fixture("grafana-alerting.json")).encode()
+    refused = post(client, "grafana", body, token, headers={header: "sha256=\xe9".encode("latin-1")})
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "bad_signature"
+    assert _nothing_stored()
+
+
 def test_grafana_hmac_header_with_timestamp(client, session, service):
     token, integration = make_integration(session, service, "grafana", with_hmac=True)
     body = json.dumps(fixture("grafana-alerting.json")).encode()

@@ -2,7 +2,7 @@
 
 Under load a request waits for one of the process's database slots (`common.db_slot`). Requests with the same
 token that arrive while it waits go in with it: one transaction, one statement per table for all their alerts,
-one commit, one Redis round trip — as cheap as one Alertmanager batch. A single event spends most of its CPU on
+one commit, one Redis round trip to enqueue — about as cheap as one Alertmanager batch. A single event spends most of its CPU on
 per-transaction work (a round trip per statement, the commit, the enqueue), so merged, N events cost little
 more than one (`bench/ingest.py`). A request that finds a slot free goes in at once, alone: requests are grouped
 only while they would have waited anyway.
@@ -14,6 +14,7 @@ Each request keeps its own answer (`common.accept_all`): an unknown or disabled 
 from __future__ import annotations
 
 import asyncio
+import functools
 import weakref
 from dataclasses import dataclass, field
 
@@ -52,7 +53,7 @@ async def submit(token: str | None, source_types: set[str], submission: common.S
         group = waiting[key] = _Group()
         task = loop.create_task(_run(waiting, key, group, token, source_types))
         _running.add(task)
-        task.add_done_callback(_running.discard)
+        task.add_done_callback(functools.partial(_finished, waiting, key, group))
     answer = loop.create_future()
     answer.add_done_callback(_retrieved)
     group.submissions.append(submission)
@@ -68,23 +69,30 @@ async def _run(waiting: dict[Key, _Group], key: Key, group: _Group, token: str |
         async with common.db_slot():
             _close(waiting, key, group)  # from now on, a request with this token starts the next group
             outcomes = await anyio.to_thread.run_sync(common.accept_all, token, source_types, group.submissions)
+            if len(outcomes) != len(group.answers):
+                raise RuntimeError(f"{len(outcomes)} answers for {len(group.answers)} requests")
     except Exception as exc:  # no slot (503), or a bug: every request of the group answers with it
-        _close(waiting, key, group)
         for answer in group.answers:
             if not answer.done():
                 answer.set_exception(exc)
         return
-    except BaseException:  # cancelled (the server is stopping)
+    finally:
         _close(waiting, key, group)
-        for answer in group.answers:
-            answer.cancel()
-        raise
     for answer, outcome in zip(group.answers, outcomes):
         if not answer.done():
             if isinstance(outcome, common.WebhookError):
                 answer.set_exception(outcome)
             else:
                 answer.set_result(outcome)
+
+
+def _finished(waiting: dict[Key, _Group], key: Key, group: _Group, task: asyncio.Task) -> None:
+    """Whatever ended the group's task (cancelled at shutdown, even before it began), no request waits forever."""
+    _running.discard(task)
+    _close(waiting, key, group)
+    for answer in group.answers:
+        if not answer.done():
+            answer.cancel()
 
 
 def _close(waiting: dict[Key, _Group], key: Key, group: _Group) -> None:
