@@ -13,7 +13,7 @@ from sqlmodel import Session, SQLModel
 os.environ.setdefault("OPSKNIGHT_BCRYPT_ROUNDS", "4")  # fast hashes in tests; production uses 12
 
 from opsknight import broker, db, integrations  # noqa: E402
-from opsknight.api.webhooks import events_v2  # noqa: E402
+from opsknight.api.webhooks import common as webhooks_common  # noqa: E402
 from opsknight.config import reset_settings  # noqa: E402
 from opsknight.engine import clock  # noqa: E402
 from tests.dbutil import fresh_pg_database, redis_available, redis_test_url, skip_or_fail  # noqa: E402
@@ -36,7 +36,7 @@ def _reset_process_state():
     yield
     clock.set_now(None)
     integrations.forget_touches()
-    events_v2.forget_redis_failure()
+    webhooks_common.forget_redis_failure()
     reset_settings()
     db.reset_engine()
     broker.reset_redis()

@@ -116,14 +116,15 @@ def test_rate_limit_is_429_with_retry_after(client, token, monkeypatch):
 
 
 def test_with_redis_unreachable_events_go_through_and_redis_is_not_asked_again_at_once(client, token, monkeypatch):
-    """The rate check runs inside the group's transaction: a Redis that does not answer must cost its timeout
-    once, not once per event."""
+    """The webhook's Redis calls (rate count, enqueue) run inside the transaction that holds the database slot: a
+    Redis that does not answer must cost its timeout once, not once per event. The pause covers both calls; the
+    outbox rows wait for the reconciler."""
     from datetime import datetime, timezone
 
     import redis
 
     from opsknight import broker
-    from opsknight.api.webhooks import events_v2
+    from opsknight.api.webhooks import common
     from opsknight.config import reset_settings
     from opsknight.engine import clock
 
@@ -132,13 +133,16 @@ def test_with_redis_unreachable_events_go_through_and_redis_is_not_asked_again_a
     reset_settings()
     assert send(client, event(token, dedup_key="k0")).status_code == 202  # uses the window's one event
     working_redis = broker.redis_conn()
-    monkeypatch.setattr(events_v2, "REDIS_PAUSE_SECONDS", 3600.0)
+    queued = len(broker.queue("urgent"))
+    monkeypatch.setattr(common, "REDIS_PAUSE_SECONDS", 3600.0)
     dead_redis = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1)
     monkeypatch.setattr(broker, "redis_conn", lambda: dead_redis)
     assert send(client, event(token, dedup_key="k1")).status_code == 202  # Redis down: let through
     monkeypatch.setattr(broker, "redis_conn", lambda: working_redis)  # back, and it would say 429 now
     assert send(client, event(token, dedup_key="k2")).status_code == 202  # not asked during the pause
-    monkeypatch.setattr(events_v2, "REDIS_PAUSE_SECONDS", 0.0)
+    assert len(broker.queue("urgent")) == queued  # nor given the jobs: the outbox holds them
+    assert count(OutboxJob) == 3
+    monkeypatch.setattr(common, "REDIS_PAUSE_SECONDS", 0.0)
     assert send(client, event(token, dedup_key="k3")).status_code == 429  # asked again after it
     assert count(Incident) == 3
 

@@ -120,27 +120,6 @@ def test_a_group_that_resolves_and_triggers_one_key_again_opens_a_second_inciden
         assert alert.raw == ({"request": alert.summary} if alert.dedup_key == "db-01/disk" else None)
 
 
-@pytest.mark.anyio
-async def test_a_group_that_gets_no_slot_is_answered_503_request_by_request(monkeypatch):
-    import asyncio
-    import threading
-
-    from opsknight.api.webhooks import grouping
-
-    monkeypatch.setattr(common, "STALL_SECONDS", 0.2)
-    monkeypatch.setattr(common, "webhook_slots", lambda: 1)
-    release = threading.Event()
-    holder = asyncio.create_task(common.run_in_db_slot(release.wait, 10))  # a transaction that takes long
-    await asyncio.sleep(0.05)
-    never = common.Submission({}, b"{}", lambda _integration: pytest.fail("a refused group must not be ingested"))
-    answers = await asyncio.gather(*(grouping.submit("okt_same", {"generic"}, never) for _ in range(3)),
-                                   return_exceptions=True)
-    assert [getattr(a, "status", a) for a in answers] == [503, 503, 503]
-    assert all(a.headers["Retry-After"] for a in answers)
-    release.set()
-    assert await holder is True
-
-
 def _sends(*keys: str, body: str | None = None, fail: Exception | None = None) -> common.Submission:
     """A request whose alerts trigger `keys` (or whose normalizer raises `fail`)."""
     def normalize(_integration):

@@ -5,17 +5,19 @@ connections checked before use everywhere else."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 
+import anyio
 import pytest
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import NullPool
 
 from opsknight import db
+from opsknight.api.webhooks import common, grouping
 from opsknight.config import reset_settings
-from opsknight.api.webhooks import common
 from opsknight.models import Alert, Incident
 from tests.factories import make_integration, make_service
 from tests.integration.conftest import count
@@ -118,21 +120,50 @@ def test_on_the_webhook_path_a_recently_used_connection_is_not_pinged(pg, pg_url
         count(Incident)
 
 
-@pytest.mark.anyio
-async def test_a_request_that_gets_no_database_slot_in_time_is_answered_503(monkeypatch):
+async def _in_slot(seconds: float) -> None:
+    """A webhook transaction that takes `seconds`: a worker thread busy while it holds a database slot."""
+    async with common.db_slot():
+        await anyio.to_thread.run_sync(time.sleep, seconds)
+
+
+@contextlib.asynccontextmanager
+async def _the_only_slot_held(monkeypatch):
+    """One database slot, held by a transaction that does not end until the block is left; waiters give up after
+    0.2 s without progress."""
     monkeypatch.setattr(common, "STALL_SECONDS", 0.2)
     monkeypatch.setattr(common, "webhook_slots", lambda: 1)
-    release = threading.Event()
-    holder = asyncio.create_task(common.run_in_db_slot(release.wait, 10))  # a transaction that takes long
+    release = asyncio.Event()
+
+    async def hold() -> None:
+        async with common.db_slot():
+            await release.wait()
+
+    holder = asyncio.create_task(hold())
     await asyncio.sleep(0.05)
-    started = time.monotonic()
-    with pytest.raises(common.WebhookError) as refused:
-        await common.run_in_db_slot(lambda: "ran")
-    assert refused.value.status == 503 and refused.value.headers["Retry-After"]
-    assert 0.15 < time.monotonic() - started < 3.0  # the stall limit, not the 10 s the holder would take
+    yield
     release.set()
-    assert await holder is True  # the slow one finished normally
-    assert await common.run_in_db_slot(lambda: "ran") == "ran"  # and gave its slot back
+    await holder  # the slow one finished normally
+
+
+@pytest.mark.anyio
+async def test_a_request_that_gets_no_database_slot_in_time_is_answered_503(monkeypatch):
+    async with _the_only_slot_held(monkeypatch):
+        started = time.monotonic()
+        with pytest.raises(common.WebhookError) as refused:
+            await _in_slot(0)
+        assert refused.value.status == 503 and refused.value.headers["Retry-After"]
+        assert 0.15 < time.monotonic() - started < 3.0  # the stall limit, not however long the holder takes
+    await asyncio.wait_for(_in_slot(0), 1)  # the holder gave its slot back
+
+
+@pytest.mark.anyio
+async def test_a_group_that_gets_no_slot_is_answered_503_request_by_request(monkeypatch):
+    never = common.Submission({}, b"{}", lambda _integration: pytest.fail("a refused group must not be ingested"))
+    async with _the_only_slot_held(monkeypatch):
+        answers = await asyncio.gather(*(grouping.submit("okt_same", {"generic"}, never) for _ in range(3)),
+                                       return_exceptions=True)
+    assert [getattr(a, "status", a) for a in answers] == [503, 503, 503]
+    assert all(a.headers["Retry-After"] for a in answers)
 
 
 @pytest.mark.anyio
@@ -141,8 +172,7 @@ async def test_a_burst_waits_longer_than_the_stall_limit_while_the_queue_moves(m
     served — a burst is not an outage (a fixed 0.5 s deadline on the wait refuses most of them)."""
     monkeypatch.setattr(common, "STALL_SECONDS", 0.5)
     monkeypatch.setattr(common, "webhook_slots", lambda: 1)
-    answers = await asyncio.gather(*(common.run_in_db_slot(time.sleep, 0.025) for _ in range(60)),
-                                   return_exceptions=True)
+    answers = await asyncio.gather(*(_in_slot(0.025) for _ in range(60)), return_exceptions=True)
     assert [a for a in answers if a is not None] == []
 
 
@@ -151,8 +181,7 @@ async def test_a_queue_that_moves_too_slowly_is_shed_after_the_overall_limit(mon
     monkeypatch.setattr(common, "STALL_SECONDS", 0.2)
     monkeypatch.setattr(common, "MAX_SLOT_WAIT_SECONDS", 0.5)
     monkeypatch.setattr(common, "webhook_slots", lambda: 1)
-    answers = await asyncio.gather(*(common.run_in_db_slot(time.sleep, 0.1) for _ in range(10)),
-                                   return_exceptions=True)
+    answers = await asyncio.gather(*(_in_slot(0.1) for _ in range(10)), return_exceptions=True)
     served = [a for a in answers if a is None]
     refused = [a for a in answers if isinstance(a, common.WebhookError) and a.status == 503]
     assert len(served) + len(refused) == 10

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import functools
 import hashlib
 import hmac
 import json
@@ -152,12 +151,6 @@ async def db_slot():
         slots.release()
 
 
-async def run_in_db_slot(fn: Callable[..., Any], *args: Any) -> Any:
-    """Run the blocking `fn(*args)` in a worker thread once a database slot is free (see `db_slot`)."""
-    async with db_slot():
-        return await anyio.to_thread.run_sync(functools.partial(fn, *args))
-
-
 async def read_body(request: Request) -> bytes:
     """The raw body, refusing more than OPSKNIGHT_MAX_BODY_BYTES with 413 before reading it all."""
     limit = settings().max_body_bytes
@@ -261,23 +254,12 @@ class Submission:
     check: Callable[[Any, Any], None] | None = None
 
 
-def accept(
-    token: str | None, source_types: set[str], headers: dict[str, str], body: bytes,
-    normalize: Callable[[Any], list[NormalizedAlert]], check: Callable[[Any, Any], None] | None = None,
-) -> Accepted:
-    """One request: authenticate, normalize and ingest in one transaction; commit; then enqueue (best effort).
-    Raises WebhookError (4xx for the client's mistakes, 503 when the database cannot take the alert)."""
-    (outcome,) = accept_all(token, source_types, [Submission(headers, body, normalize, check)])
-    if isinstance(outcome, WebhookError):
-        raise outcome
-    return outcome
-
-
 def accept_all(token: str | None, source_types: set[str],
                submissions: list[Submission]) -> list[Accepted | WebhookError]:
-    """Requests that carry the same token, in one transaction (see `grouping`): each is authenticated, checked
-    and normalized on its own, and refused on its own; the alerts of the rest are ingested together, in order,
-    and committed together; then enqueued (best effort). Returns each request's answer."""
+    """Requests that carry the same token, in one transaction (see `grouping`; one request is a group of one):
+    each is authenticated, normalized and checked on its own, and refused on its own; the alerts of the rest are
+    ingested together, in order, and committed together; then enqueued (best effort). Returns each request's
+    answer."""
     for attempt in range(1, ATTEMPTS + 1):
         try:
             with first_statement_retried(), session_scope() as db:
@@ -285,23 +267,11 @@ def accept_all(token: str | None, source_types: set[str],
                     integration, service = _identify_on_live_connection(db, token, source_types)
                 except WebhookError as refused:
                     return [refused] * len(submissions)
-                outcomes, alerts, bodies = [], [], []
-                for submission in submissions:
-                    try:
-                        verify_signature(integration, submission.headers, submission.body)
-                        found = submission.normalize(integration)
-                        if submission.check is not None:
-                            submission.check(db, integration)
-                    except WebhookError as refused:
-                        outcomes.append(refused)
-                        continue
-                    except Exception:  # a bug, met by one request's data: that request fails, not its group
-                        log.exception("webhook request failed")
-                        outcomes.append(WebhookError(500, "internal_error", "The request could not be handled"))
-                        continue
-                    outcomes.append(len(found))
-                    alerts += found
-                    bodies.append((len(found), submission.body))
+                admitted = [_admit(db, integration, submission) for submission in submissions]
+                taken = [(found, submission.body) for found, submission in zip(admitted, submissions)
+                         if not isinstance(found, WebhookError)]
+                alerts = [alert for found, _ in taken for alert in found]
+                bodies = [(len(found), body) for found, body in taken]
                 batch = ingest(db, integration, alerts, bodies, clock.now(), service, isolated=False)
             break
         except (IntegrityError, _StaleConnection) as exc:
@@ -315,32 +285,54 @@ def accept_all(token: str | None, source_types: set[str],
                 log.warning("webhook ingest gave up after %d attempts: %s", ATTEMPTS, type(exc).__name__)
                 return [unavailable("Could not store the alert; retry")] * len(submissions)
         except DataError as exc:  # the database refused a value we let through: the sender's data, not an outage
-            if len(submissions) > 1:  # whose? each on its own, so the others are stored
-                return [accept_all(token, source_types, [submission])[0] for submission in submissions]
+            if len(submissions) > 1:
+                return _each_alone(token, source_types, submissions)
             log.error("database refused webhook data: %s", exc.orig)
             return [WebhookError(400, "invalid_payload", "The payload holds a value that cannot be stored")]
         except DATABASE_ERRORS as exc:
             return [database_unavailable(exc)] * len(submissions)
         except Exception:
-            if len(submissions) > 1:  # a bug the group's data met in ingest: find whose, one by one
+            if len(submissions) > 1:  # a bug the group's data met in ingest
                 log.exception("grouped webhook ingest failed; retrying its requests one by one")
-                return [accept_all(token, source_types, [submission])[0] for submission in submissions]
+                return _each_alone(token, source_types, submissions)
             raise
     accepted = Accepted(integration.id, integration.source_type, batch)
-    if any(not isinstance(outcome, WebhookError) for outcome in outcomes):
+    if taken:
         after_commit(accepted)
-    return _per_request(accepted, outcomes)
+    return _per_request(accepted, admitted)
 
 
-def _per_request(accepted: Accepted, outcomes: list[int | WebhookError]) -> list[Accepted | WebhookError]:
+def _admit(db, integration, submission: Submission) -> list[NormalizedAlert] | WebhookError:
+    """The request's alerts, or why it is refused. Its check runs last: what it writes is committed."""
+    try:
+        verify_signature(integration, submission.headers, submission.body)
+        alerts = submission.normalize(integration)
+        if submission.check is not None:
+            submission.check(db, integration)
+        return alerts
+    except WebhookError as refused:
+        return refused
+    except Exception:  # a bug, met by one request's data: that request fails, not its group
+        log.exception("webhook request failed")
+        return WebhookError(500, "internal_error", "The request could not be handled")
+
+
+def _each_alone(token: str | None, source_types: set[str],
+                submissions: list[Submission]) -> list[Accepted | WebhookError]:
+    """The group's transaction failed on someone's data: each request on its own, so the others are stored."""
+    return [accept_all(token, source_types, [submission])[0] for submission in submissions]
+
+
+def _per_request(accepted: Accepted,
+                 admitted: list[list[NormalizedAlert] | WebhookError]) -> list[Accepted | WebhookError]:
     """Split the results of a group's ingest (one per alert, in order) back to the requests that sent them."""
     answers, start = [], 0
-    for outcome in outcomes:
-        if isinstance(outcome, WebhookError):
-            answers.append(outcome)
+    for found in admitted:
+        if isinstance(found, WebhookError):
+            answers.append(found)
             continue
-        results = accepted.batch.results[start:start + outcome]
-        start += outcome
+        results = accepted.batch.results[start:start + len(found)]
+        start += len(found)
         answers.append(Accepted(accepted.integration_id, accepted.source, IngestBatch(results)))
     return answers
 
@@ -379,9 +371,34 @@ def database_unavailable(exc: Exception) -> WebhookError:
     return unavailable("The database is unavailable; retry shortly")
 
 
+# The webhook's Redis calls (Events v2's rate count, the enqueue after commit) run inside a transaction that holds
+# the process's database slot; a Redis that does not answer costs its full timeout each time. After a failure
+# the webhook path leaves Redis alone for a few seconds: events go through unthrottled and their jobs are
+# queued by the reconciler from the outbox, as when the enqueue fails.
+REDIS_PAUSE_SECONDS = 5.0
+_redis_failed_at = -REDIS_PAUSE_SECONDS
+
+
+def redis_paused() -> bool:
+    return time.monotonic() - _redis_failed_at < REDIS_PAUSE_SECONDS
+
+
+def redis_failed() -> None:
+    global _redis_failed_at
+    _redis_failed_at = time.monotonic()
+
+
+def forget_redis_failure() -> None:
+    """Ask Redis again at once (tests: a failure in one must not pause the next)."""
+    global _redis_failed_at
+    _redis_failed_at = -REDIS_PAUSE_SECONDS
+
+
 def after_commit(accepted: Accepted) -> None:
     """Durable already; now the fast path. Any failure here is repaired by the reconciler."""
-    enqueue_new_outbox(accepted.batch.outbox_ids, accepted.batch.changed_incident_ids)
+    if not redis_paused() and not enqueue_new_outbox(accepted.batch.outbox_ids,
+                                                     accepted.batch.changed_incident_ids):
+        redis_failed()
     for result in accepted.batch.results:
         ALERTS.labels(accepted.source, result.outcome).inc()
     integrations.touch_last_used(accepted.integration_id)

@@ -7,7 +7,6 @@ and 429 past the per-token rate limit (PagerDuty clients expect and honour it).
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import redis
@@ -32,16 +31,10 @@ def _pd_error(exc: common.WebhookError) -> JSONResponse:
     return JSONResponse(body, status_code=exc.status, headers=exc.headers)
 
 
-REDIS_PAUSE_SECONDS = 5.0
-_redis_failed_at = -REDIS_PAUSE_SECONDS
-
-
 def check_rate(db, integration) -> None:
-    """Fixed one-minute window per integration, counted in Redis. Redis down: let the event through — and for the
-    next few seconds do not ask it at all: the check runs inside a transaction holding the process's database
-    slot, once per event of a group, and a Redis that does not answer costs its full timeout each time."""
-    global _redis_failed_at
-    if time.monotonic() - _redis_failed_at < REDIS_PAUSE_SECONDS:
+    """Fixed one-minute window per integration, counted in Redis. Redis down: let the event through (and for a
+    few seconds do not ask it again, see `common.redis_paused`)."""
+    if common.redis_paused():
         return
     limit = settings().enqueue_rate_per_minute
     seconds = int(clock.now().timestamp())
@@ -53,18 +46,12 @@ def check_rate(db, integration) -> None:
         pipe.expire(key, 120)
         count = pipe.execute()[0]
     except redis.RedisError:
-        _redis_failed_at = time.monotonic()
+        common.redis_failed()
         return
     if count > limit:
         retry = str(60 - seconds % 60)
         raise common.WebhookError(429, "throttle event", f"More than {limit} events a minute for this routing key",
                                   headers={"Retry-After": retry})
-
-
-def forget_redis_failure() -> None:
-    """Ask Redis again at the next event (tests: a failure in one must not pause the rate limit of the next)."""
-    global _redis_failed_at
-    _redis_failed_at = -REDIS_PAUSE_SECONDS
 
 
 def _counted_once(check):

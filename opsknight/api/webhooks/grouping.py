@@ -2,9 +2,9 @@
 
 Under load a request waits for one of the process's database slots (`common.db_slot`). Requests with the same
 token that arrive while it waits go in with it: one transaction, one statement per table for all their alerts,
-one commit, one Redis round trip to enqueue — about as cheap as one Alertmanager batch. A single event spends most of its CPU on
-per-transaction work (a round trip per statement, the commit, the enqueue), so merged, N events cost little
-more than one (`bench/ingest.py`). A request that finds a slot free goes in at once, alone: requests are grouped
+one commit, one Redis round trip to enqueue — about as cheap as one Alertmanager batch. A single event spends
+most of its CPU on per-transaction work (a round trip per statement, the commit, the enqueue), so merged, N
+events cost little more than one (`bench/ingest.py`). A request that finds a slot free goes in at once, alone: requests are grouped
 only while they would have waited anyway.
 
 Each request keeps its own answer (`common.accept_all`): an unknown or disabled token refuses the whole group
@@ -43,10 +43,10 @@ _running: set[asyncio.Task] = set()  # strong references: the loop keeps only we
 
 
 async def submit(token: str | None, source_types: set[str], submission: common.Submission) -> common.Accepted:
-    """Accept one request, in a group with others of the same token if they wait together. Raises
-    WebhookError like `common.accept`."""
+    """Accept one request, in a group with others of the same token if they wait together. Raises WebhookError
+    (4xx for the client's mistakes, 503 when the database cannot take the alert)."""
     loop = asyncio.get_running_loop()
-    waiting = _waiting.get(loop) or _waiting.setdefault(loop, {})
+    waiting = _waiting.setdefault(loop, {})
     key = (token, frozenset(source_types))
     group = waiting.get(key)
     if group is None or not group.has_room_for(submission):

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from opsknight import integrations
-from opsknight.api.webhooks import common, schemas
+from opsknight.api.webhooks import common, grouping, schemas
 from opsknight.engine import clock, heartbeats
 from opsknight.models import SourceType
 
@@ -17,14 +17,13 @@ router = APIRouter(tags=["webhooks"])
 SOURCE = "heartbeat"
 
 
-def _ping(integration_id: int, token: str | None, headers: dict[str, str], body: bytes) -> common.Accepted:
+def _ping(integration_id: int, headers: dict[str, str], body: bytes) -> common.Submission:
     def check(db, integration) -> None:
         if integration.id != integration_id:
             raise common.WebhookError(403, "wrong_endpoint", "This token belongs to another heartbeat")
         integrations.record_ping(db, integration.id, clock.now())
 
-    return common.accept(token, {SourceType.HEARTBEAT}, headers, body,
-                         lambda integration: [heartbeats.ping_alert(integration)], check)
+    return common.Submission(headers, body, lambda integration: [heartbeats.ping_alert(integration)], check)
 
 
 def _heartbeat_id(raw: str) -> int:
@@ -42,8 +41,8 @@ async def heartbeat(integration_id: str, request: Request) -> JSONResponse:
             with common.in_flight.slot():
                 heartbeat_id = _heartbeat_id(integration_id)
                 body = await common.read_body(request)
-                accepted = await common.run_in_db_slot(_ping, heartbeat_id, common.request_token(request),
-                                                       dict(request.headers), body)
+                accepted = await grouping.submit(common.request_token(request), {SourceType.HEARTBEAT},
+                                                 _ping(heartbeat_id, dict(request.headers), body))
         except common.WebhookError as exc:
             return exc.response()
     resolved = any(r.outcome == "resolved" for r in accepted.batch.results)
