@@ -196,9 +196,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
         # one; the embedded default keeps one process, since its Redis lives inside it.
         os.environ.setdefault("REFLEX_REDIS_URL", cfg.redis_url)
     os.chdir(PROJECT_ROOT)  # reflex finds rxconfig.py in the working directory
-    reflex = os.path.join(os.path.dirname(sys.executable), "reflex")
-    os.execv(reflex, [reflex, "run", "--env", "prod", "--single-port", "--backend-port", port, "--frontend-port", port,
-               "--backend-host", args.host])
+    # `reflex run`, with the web server settings of opsknight.web_server (Reflex offers no way to pass them).
+    os.execv(sys.executable, [sys.executable, "-m", "opsknight.web_server", "run", "--env", "prod", "--single-port",
+                              "--backend-port", port, "--frontend-port", port, "--backend-host", args.host])
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,7 +18,7 @@ for attempt in 1 2; do
     fi
     echo "run-e2e: the browser tests hung (attempt $attempt, limit ${limit}s)" >&2
     for signal in TERM KILL; do  # the app server may be mid-build and slow to stop; it must not outlive the run
-        pkill "-$signal" -f "$PWD/.venv/bin/reflex run" || true
+        pkill "-$signal" -f "opsknight.web_server run" || true
         pkill "-$signal" -f "chromium.*--remote-debugging-pipe" || true
         sleep 2
     done

@@ -13,6 +13,7 @@ from sqlmodel import Session, SQLModel
 os.environ.setdefault("OPSKNIGHT_BCRYPT_ROUNDS", "4")  # fast hashes in tests; production uses 12
 
 from opsknight import broker, db, integrations  # noqa: E402
+from opsknight.api.webhooks import admission as webhooks_admission  # noqa: E402
 from opsknight.api.webhooks import common as webhooks_common  # noqa: E402
 from opsknight.config import reset_settings  # noqa: E402
 from opsknight.engine import clock  # noqa: E402
@@ -37,6 +38,7 @@ def _reset_process_state():
     clock.set_now(None)
     integrations.forget_touches()
     webhooks_common.forget_redis_failure()
+    webhooks_admission.forget_known_tokens()
     reset_settings()
     db.reset_engine()
     broker.reset_redis()

@@ -106,13 +106,48 @@ def test_a_signature_header_outside_ascii_is_a_wrong_signature_not_a_500(client,
     assert _nothing_stored()
 
 
-def test_grafana_hmac_header_with_timestamp(client, session, service):
+def _hmac(secret: str, message: bytes) -> str:
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def test_grafana_hmac_header_with_timestamp_is_refused_once_older_than_five_minutes(client, session, service):
     token, integration = make_integration(session, service, "grafana", with_hmac=True)
     body = json.dumps(fixture("grafana-alerting.json")).encode()
-    stamp = "1763719200"
-    sig = hmac.new(integration.hmac_secret.encode(), f"{stamp}:".encode() + body, hashlib.sha256).hexdigest()
-    headers = {"X-Grafana-Alerting-Signature": sig, "X-Grafana-Alerting-Signature-Timestamp": stamp}
+    sent = clock.now()
+    clock.set_now(sent)
+
+    def grafana(stamp: str) -> dict:
+        return {"X-Grafana-Alerting-Signature": _hmac(integration.hmac_secret, f"{stamp}:".encode() + body),
+                "X-Grafana-Alerting-Signature-Timestamp": stamp}
+
+    headers = grafana(str(int(sent.timestamp())))
     assert post(client, "grafana", body, token, headers=headers).status_code == 202
+    clock.advance(timedelta(minutes=5, seconds=2))  # the same request, captured and replayed later
+    replayed = post(client, "grafana", body, token, headers=headers)
+    assert replayed.status_code == 401 and replayed.json()["error"]["code"] == "bad_signature"
+    for stamp in ("1763719200", str(int(clock.now().timestamp()) + 400), "soon", "1e9", ""):
+        assert post(client, "grafana", body, token, headers={
+            **grafana(stamp), "X-Grafana-Alerting-Signature-Timestamp": stamp or " "}).status_code == 401
+    assert count(Alert) == 1
+
+
+def test_opsknight_signature_with_timestamp_is_accepted_fresh_and_refused_old(client, session, service):
+    token, integration = make_integration(session, service, "generic", with_hmac=True)
+    body = json.dumps({"summary": "disk full", "severity": "critical", "dedup_key": "disk"}).encode()
+    clock.set_now(clock.now())
+    stamp = int(clock.now().timestamp())
+    signed = {"X-OpsKnight-Signature": f"t={stamp},v1={_hmac(integration.hmac_secret, f'{stamp}.'.encode() + body)}"}
+    assert post(client, "generic", body, token, headers=signed).status_code == 202
+    clock.advance(timedelta(minutes=6))
+    assert post(client, "generic", body, token, headers=signed).status_code == 401  # replayed after the window
+    # The signature covers the timestamp: a fresh t with the old v1 is wrong.
+    moved = {"X-OpsKnight-Signature": signed["X-OpsKnight-Signature"].replace(f"t={stamp}",
+                                                                             f"t={int(clock.now().timestamp())}")}
+    assert post(client, "generic", body, token, headers=moved).status_code == 401
+    for broken in ("t=,v1=00", f"t={stamp}", "t=abc,v1=" + "0" * 64, "t=1,v1=é"):
+        assert post(client, "generic", body, token,
+                    headers={"X-OpsKnight-Signature": broken.encode()}).status_code == 401
+    assert count(Alert) == 1
 
 
 # --- Alertmanager semantics -------------------------------------------------------------------------
@@ -328,10 +363,10 @@ def test_database_down_is_503_with_retry_after(client, session, service, monkeyp
 
 
 def test_overload_is_shed_with_503_never_4xx(client, session, service, monkeypatch):
-    from opsknight.api.webhooks import common
+    from opsknight.api.webhooks import admission
 
     token = _token(session, service)
-    monkeypatch.setattr(common.in_flight, "limit", 0)
+    monkeypatch.setattr(admission.in_flight, "limit", 0)
     response = post(client, "prometheus", fixture("alertmanager-firing.json"), token)
     assert response.status_code == 503 and response.headers["Retry-After"] == "5"
     assert _nothing_stored()

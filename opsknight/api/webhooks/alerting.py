@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from opsknight.api.webhooks import common, grouping, schemas
+from opsknight.api.webhooks import admission, common, grouping, schemas
 from opsknight.engine.normalize import NORMALIZERS, PayloadError
 from opsknight.models import Integration
 
@@ -39,9 +39,8 @@ def _normalizer(source: str, body: bytes):
 async def receive(source: str, request: Request) -> JSONResponse:
     with common.timed(source):
         try:
-            with common.in_flight.slot():
-                body = await common.read_body(request)
-                accepted = await grouping.submit(common.request_token(request), SOURCES[source], common.Submission(
+            async with admission.admitted(request, SOURCES[source]) as (token, body):
+                accepted = await grouping.submit(token, SOURCES[source], common.Submission(
                     dict(request.headers), body, _normalizer(source, body)))
         except common.WebhookError as exc:
             return exc.response()

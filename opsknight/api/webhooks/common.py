@@ -13,10 +13,9 @@ import hashlib
 import hmac
 import json
 import logging
-import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +41,6 @@ SIGNATURE_HEADER = "X-OpsKnight-Signature"  # "sha256=<hex HMAC-SHA256 of the ra
 GRAFANA_SIGNATURE_HEADER = "X-Grafana-Alerting-Signature"  # Grafana's own HMAC header (hex)
 GRAFANA_TIMESTAMP_HEADER = "X-Grafana-Alerting-Signature-Timestamp"
 RETRY_AFTER_SECONDS = "5"
-MAX_IN_FLIGHT = 256  # per process; beyond this we shed with 503 rather than queue without bound
 
 ALERTS = Counter("opsknight_alerts_received_total", "Alerts accepted, by source and outcome",
                  ["source", "outcome"])
@@ -72,27 +70,8 @@ def unavailable(message: str) -> WebhookError:
     return WebhookError(503, "unavailable", message, headers={"Retry-After": RETRY_AFTER_SECONDS})
 
 
-class _InFlight:
-    def __init__(self, limit: int):
-        self.limit, self.count, self._lock = limit, 0, threading.Lock()
-
-    @contextlib.contextmanager
-    def slot(self) -> Iterator[None]:
-        with self._lock:
-            if self.count >= self.limit:
-                raise unavailable("OpsKnight is busy; retry shortly")
-            self.count += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self.count -= 1
-
-
-in_flight = _InFlight(MAX_IN_FLIGHT)
-
 # At most OPSKNIGHT_WEBHOOK_TRANSACTIONS (default 1, never more than the connection pool) webhook transactions of
-# a process run at once. The rest wait their turn in the event loop (still bounded by MAX_IN_FLIGHT), where
+# a process run at once. The rest wait their turn in the event loop (still bounded by `admission.MAX_IN_FLIGHT`), where
 # those with the same token are grouped into one transaction (`grouping`). Without a limit, an alert storm ran
 # one thread per request: beyond the pool they opened and closed overflow connections (a PostgreSQL process
 # started per request) and fought over the GIL, and throughput at 64 concurrent senders fell to about half of
@@ -151,21 +130,6 @@ async def db_slot():
         slots.release()
 
 
-async def read_body(request: Request) -> bytes:
-    """The raw body, refusing more than OPSKNIGHT_MAX_BODY_BYTES with 413 before reading it all."""
-    limit = settings().max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise WebhookError(413, "payload_too_large", f"The body is larger than {limit} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise WebhookError(413, "payload_too_large", f"The body is larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def parse_json(body: bytes) -> Any:
     if not body.strip():
         raise WebhookError(400, "invalid_json", "The body is empty; send a JSON document")
@@ -190,21 +154,46 @@ def request_token(request: Request) -> str | None:
     return request.query_params.get("token") or None
 
 
-def signature_ok(integration: Integration, headers: dict[str, str], body: bytes) -> bool:
-    """Check the HMAC-SHA256 signature when the integration has a secret (constant-time)."""
+SIGNATURE_MAX_AGE_SECONDS = 300  # a timestamped signature older (or further ahead) than this is a replay
+
+
+def signature_ok(integration: Integration, headers: dict[str, str], body: bytes, now_ts: float) -> bool:
+    """Check the HMAC-SHA256 signature when the integration has a secret (constant-time).
+
+    Our header, `X-OpsKnight-Signature`, comes in two forms: `t=<unix seconds>,v1=<hex HMAC of "<t>.<body>">`
+    (as Stripe and Slack sign), refused when `t` is more than 5 minutes from now, so a captured request cannot be
+    replayed later; and `sha256=<hex HMAC of the body>` for senders that cannot compute a header value per
+    request. Grafana's own header signs `<timestamp>:<body>` when it sends its timestamp header, held to the same
+    window, else the body alone."""
     if not integration.hmac_secret:
         return True
     key = integration.hmac_secret.encode()
     ours = headers.get(SIGNATURE_HEADER.lower(), "")
     if ours:
-        given = ours.removeprefix("sha256=").strip()
-        return _same_hex(given, hmac.new(key, body, hashlib.sha256).hexdigest())
+        if ours.startswith("t="):
+            fields = dict(part.strip().partition("=")[::2] for part in ours.split(","))
+            stamp, given = fields.get("t", ""), fields.get("v1", "")
+            return _fresh(stamp, now_ts) and _same_hex(given, _hmac_hex(key, f"{stamp}.".encode() + body))
+        return _same_hex(ours.removeprefix("sha256=").strip(), _hmac_hex(key, body))
     grafana = headers.get(GRAFANA_SIGNATURE_HEADER.lower(), "")
     if grafana:
         stamp = headers.get(GRAFANA_TIMESTAMP_HEADER.lower(), "")
+        if stamp and not _fresh(stamp, now_ts):
+            return False
         message = f"{stamp}:".encode() + body if stamp else body
-        return _same_hex(grafana.strip(), hmac.new(key, message, hashlib.sha256).hexdigest())
+        return _same_hex(grafana.strip(), _hmac_hex(key, message))
     return False
+
+
+def _hmac_hex(key: bytes, message: bytes) -> str:
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def _fresh(stamp: str, now_ts: float) -> bool:
+    """A Unix time in seconds within the signature window of now, either way (clocks drift)."""
+    stamp = stamp.strip()
+    return stamp.isascii() and stamp.isdigit() and len(stamp) <= 12 and \
+        abs(int(stamp) - now_ts) <= SIGNATURE_MAX_AGE_SECONDS
 
 
 def _same_hex(given: str, expected: str) -> bool:
@@ -230,9 +219,10 @@ def identify(db, token: str | None, source_types: set[str]):
 
 
 def verify_signature(integration, headers: dict[str, str], body: bytes) -> None:
-    if not signature_ok(integration, headers, body):
+    if not signature_ok(integration, headers, body, clock.now().timestamp()):
         raise WebhookError(401, "bad_signature",
-                           f"Missing or wrong signature: send {SIGNATURE_HEADER}: sha256=<HMAC-SHA256 of the body>")
+                           f"Missing, wrong or expired signature: send {SIGNATURE_HEADER}: "
+                           "t=<unix time>,v1=<HMAC-SHA256 of '<t>.<body>'> (or sha256=<HMAC-SHA256 of the body>)")
 
 
 @dataclass

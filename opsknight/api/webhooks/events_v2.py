@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from opsknight import broker
-from opsknight.api.webhooks import common, grouping, schemas
+from opsknight.api.webhooks import admission, common, grouping, schemas
 from opsknight.config import settings
 from opsknight.engine import clock
 from opsknight.engine.normalize import PayloadError, events_v2
@@ -80,14 +80,14 @@ def _counted_once(check):
 async def enqueue(request: Request) -> JSONResponse:
     with common.timed(SOURCE):
         try:
-            with common.in_flight.slot():
-                body = await common.read_body(request)
+            # PagerDuty clients put the token in the body (routing_key); one in the headers is checked first.
+            async with admission.admitted(request, {SOURCE}, token_may_be_in_body=True) as (header_token, body):
                 parsed = common.parse_json(body)
                 try:
                     alerts = events_v2.normalize(parsed, options={"new_dedup_key": uuid.uuid4().hex})
                 except PayloadError as exc:
                     raise common.WebhookError(400, "invalid_event", "Event object is invalid", exc.errors) from None
-                token = events_v2.routing_key(parsed) or common.request_token(request)
+                token = events_v2.routing_key(parsed) or header_token
                 await grouping.submit(token, {SOURCE}, common.Submission(
                     dict(request.headers), body, lambda _integration: alerts, _counted_once(check_rate)))
         except common.WebhookError as exc:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from opsknight import integrations
-from opsknight.api.webhooks import common, grouping, schemas
+from opsknight.api.webhooks import admission, common, grouping, schemas
 from opsknight.engine import clock, heartbeats
 from opsknight.models import SourceType
 
@@ -38,10 +38,9 @@ def _heartbeat_id(raw: str) -> int:
 async def heartbeat(integration_id: str, request: Request) -> JSONResponse:
     with common.timed(SOURCE):
         try:
-            with common.in_flight.slot():
-                heartbeat_id = _heartbeat_id(integration_id)
-                body = await common.read_body(request)
-                accepted = await grouping.submit(common.request_token(request), {SourceType.HEARTBEAT},
+            heartbeat_id = _heartbeat_id(integration_id)
+            async with admission.admitted(request, {SourceType.HEARTBEAT}) as (token, body):
+                accepted = await grouping.submit(token, {SourceType.HEARTBEAT},
                                                  _ping(heartbeat_id, dict(request.headers), body))
         except common.WebhookError as exc:
             return exc.response()
