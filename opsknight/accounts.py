@@ -112,6 +112,15 @@ def principal_for_session(db: Session, token: str) -> Principal | None:
     if now - row.last_seen_at > TOUCH_INTERVAL:
         row.last_seen_at = now
         db.add(row)
+    return principal_for_user(user)
+
+
+def principal_for_user(user: User | None) -> Principal | None:
+    """The principal of a user who acts through a channel that identifies them by other means than a session or
+    a key — a Slack button, an SMS or WhatsApp reply, an acknowledge link: their role, with every scope a signed-in
+    session has. None for a missing or disabled user."""
+    if user is None or user.status != UserStatus.ACTIVE:
+        return None
     return Principal(user_id=user.id, email=user.email, name=user.name, role=user.role)
 
 

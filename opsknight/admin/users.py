@@ -17,7 +17,7 @@ from opsknight import accounts, security
 from opsknight.accounts import Principal
 from opsknight.admin import Conflict, Invalid, NotFound, audit, authorize, parse
 from opsknight.admin.fields import Input, PersonName, QuietHours, TimeZone
-from opsknight.engine import clock
+from opsknight.engine import acks, clock
 from opsknight.models import Role, User, UserStatus
 from opsknight.permissions import Permission
 
@@ -146,7 +146,8 @@ def update_user(db: Session, actor: Principal | None, user_id: int, data: dict |
         user.status = UserStatus.DISABLED
         # Ended now, not merely refused while disabled: enabling the user later must not bring them back.
         ended = {"sessions_ended": accounts.revoke_all_sessions(db, user.id),
-                 "api_keys_revoked": accounts.revoke_all_api_keys(db, user.id)}
+                 "api_keys_revoked": accounts.revoke_all_api_keys(db, user.id),
+                 "ack_links_revoked": acks.revoke_links_of(db, user.id, clock.now())}
     elif body.status == UserStatus.ACTIVE:
         user.status = UserStatus.ACTIVE
     if body.password:

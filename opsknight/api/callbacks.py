@@ -1,8 +1,10 @@
 """Inbound acknowledgements from providers and links: Slack buttons, SMS/WhatsApp replies, email and push links.
 
 Each route verifies the sender (Slack's signature, Twilio's signature, or our signed single-use link), works out
-which OpsKnight user is acting (by the contact method the reply came from), and ends in the same
-`engine.actions` call the web UI uses. Thin: verify, identify, act, answer.
+which OpsKnight user is acting (by the contact method the reply came from, or the user the link was sent to),
+checks that user's role with the same `permissions.allowed` the API and the pages use, and ends in the same
+`engine.actions` call the web UI uses. A refusal is answered in the channel the person used. Thin: verify,
+identify, authorize, act, answer.
 """
 
 from __future__ import annotations
@@ -18,28 +20,49 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlmodel import select
 
+from opsknight import accounts
+from opsknight.accounts import Principal
 from opsknight.config import settings
 from opsknight.db import session_scope
 from opsknight.engine import acks, actions, clock, inbound
 from opsknight.models import ContactMethod, Incident, User, UserStatus
+from opsknight.permissions import Permission, allowed
 
 router = APIRouter(tags=["callbacks"], include_in_schema=False)
 log = logging.getLogger(__name__)
 
 ACTIONS = {inbound.ACK: actions.acknowledge, inbound.RESOLVE: actions.resolve}
 PAST = {inbound.ACK: "acknowledged", inbound.RESOLVE: "resolved"}
+VERB = {inbound.ACK: "acknowledge", inbound.RESOLVE: "resolve"}
 
 
-def _user_by_contact(kinds: tuple[str, ...], address: str) -> User | None:
+def _user_by_contact(kinds: tuple[str, ...], address: str) -> Principal | None:
     """The active user who owns this Slack id or phone number (the reply's sender)."""
     with session_scope() as db:
         user = db.exec(select(User).join(ContactMethod, ContactMethod.user_id == User.id).where(
             ContactMethod.kind.in_(kinds), ContactMethod.address == address, User.status == UserStatus.ACTIVE)).first()
-        return user
+        return accounts.principal_for_user(user)
 
 
-def _act(action: str, incident_id: int, user: User, via: str) -> None:
-    actions.perform(ACTIONS[action], incident_id, user_id=user.id, via=via)
+def refusal(action: str, principal: Principal | None, via: str) -> str | None:
+    """None when `principal` may act on incidents (the rule of the API and the pages), else what to answer the
+    person in the channel they used. Refusals are logged like the pages' and the API's."""
+    if allowed(principal, Permission.ACT_ON_INCIDENTS):
+        return None
+    log.warning("refused %s via %s to %s", action, via, principal.email if principal else "an unknown user")
+    role = f" (your role is {principal.role})" if principal else ""
+    return f"You can't {VERB[action]} incidents{role}."
+
+
+def _act(action: str, incident_id: int, principal: Principal, via: str) -> str | None:
+    """Act as `principal`; None when done, else the refusal or why the action does not apply."""
+    if (refused := refusal(action, principal, via)) is not None:
+        return refused
+    try:
+        actions.perform(ACTIONS[action], incident_id, user_id=principal.user_id, via=via)
+    except actions.ActionError as exc:
+        return str(exc)
+    return None
 
 
 # --- Slack -------------------------------------------------------------------------------------------------
@@ -51,20 +74,18 @@ def _slack_click(raw: bytes, headers: dict[str, str]) -> tuple[int, str]:
         return 401, "invalid signature"
     try:
         payload = json.loads(dict(parse_qsl(raw.decode())).get("payload", ""))
-    except ValueError:
-        return 400, "malformed payload"
-    parsed = inbound.parse_slack_action(payload)
+        parsed = inbound.parse_slack_action(payload)
+    except (ValueError, RecursionError) as exc:  # not JSON, or JSON of a shape Slack never sends
+        return 400, f"malformed payload: {str(exc)[:200]}"
     if parsed is None:
         return 200, ""
     action, incident_id, slack_user = parsed
-    user = _user_by_contact(("slack",), slack_user)
-    if user is None:
+    principal = _user_by_contact(("slack",), slack_user)
+    if principal is None:
         return 200, "Your Slack account is not linked to an OpsKnight user: add it as a contact method."
-    try:
-        _act(action, incident_id, user, "slack")
-    except actions.ActionError as exc:
-        return 200, str(exc)
-    return 200, f"Incident {PAST[action]} by {user.name}."
+    if (problem := _act(action, incident_id, principal, "slack")) is not None:
+        return 200, problem
+    return 200, f"Incident {PAST[action]} by {principal.name}."
 
 
 @router.post("/api/slack/interactions")
@@ -87,8 +108,8 @@ def _twiml(message: str) -> Response:
 def _sms_reply(params: dict[str, str]) -> str:
     sender = params.get("From", "")
     is_whatsapp = sender.startswith("whatsapp:")
-    user = _user_by_contact(("whatsapp",) if is_whatsapp else ("sms",), sender.removeprefix("whatsapp:"))
-    if user is None:
+    principal = _user_by_contact(("whatsapp",) if is_whatsapp else ("sms",), sender.removeprefix("whatsapp:"))
+    if principal is None:
         return "This number is not linked to an OpsKnight user."
     parsed = inbound.parse_sms_command(params.get("Body", ""))
     if parsed is None:
@@ -98,10 +119,8 @@ def _sms_reply(params: dict[str, str]) -> str:
         incident_id = actions.incident_id_by_number(db, number)
     if incident_id is None:
         return f"There is no incident #{number}."
-    try:
-        _act(action, incident_id, user, "whatsapp" if is_whatsapp else "sms")
-    except actions.ActionError as exc:
-        return str(exc)
+    if (problem := _act(action, incident_id, principal, "whatsapp" if is_whatsapp else "sms")) is not None:
+        return problem
     return f"Incident #{number} {PAST[action]}."
 
 
@@ -121,12 +140,19 @@ async def twilio_inbound(request: Request) -> Response:
 
 
 def _redeem(token: str) -> tuple[int, str]:
-    """Use a link: (incident number, message) or raises AckLinkError."""
+    """Use a link: (incident number, message) or raises AckLinkError. The link acts as the user it was sent to,
+    who must still be active and allowed to act on incidents."""
     with session_scope() as db:
-        delivery = acks.redeem(db, token, clock.now())
+        now = clock.now()
+        delivery = acks.redeem(db, token, now)
+        principal = accounts.principal_for_user(db.get(User, delivery.user_id) if delivery.user_id else None)
+        if principal is None:
+            raise acks.AckLinkError("This acknowledge link is no longer valid")
+        if (refused := refusal(inbound.ACK, principal, delivery.channel)) is not None:
+            raise acks.AckLinkError(refused, status=403)
         incident = db.get(Incident, delivery.incident_id)
-        number, user_id, channel = incident.number, delivery.user_id, delivery.channel
-        specs = actions.acknowledge(db, incident.id, user_id=user_id, via=channel, now=clock.now())
+        number = incident.number
+        specs = actions.acknowledge(db, incident.id, user_id=principal.user_id, via=delivery.channel, now=now)
     from opsknight.engine.jobs import enqueue_specs
 
     enqueue_specs(specs)
@@ -155,9 +181,9 @@ async def ack_link(token: str, request: Request) -> Response:
         _, message = await run_in_threadpool(_redeem, token)
     except acks.AckLinkError as exc:
         if "json" in request.headers.get("accept", ""):
-            return JSONResponse({"error": {"code": "invalid_link", "message": str(exc), "fields": []}},
-                                status_code=410)
-        return _page("Link not usable", f"<h2>{html.escape(str(exc))}</h2>", status=410)
+            return JSONResponse({"error": {"code": "invalid_link" if exc.status == 410 else "forbidden",
+                                           "message": str(exc), "fields": []}}, status_code=exc.status)
+        return _page("Link not usable", f"<h2>{html.escape(str(exc))}</h2>", status=exc.status)
     if "json" in request.headers.get("accept", ""):  # the push notification's action, from the service worker
         return JSONResponse({"status": "acknowledged", "message": message})
     return _page("Acknowledged", f"<h2>{html.escape(message)}</h2><p>Paging has stopped.</p>")

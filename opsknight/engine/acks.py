@@ -2,6 +2,8 @@
 
 A link carries `<delivery id>.<expiry>.<HMAC>` signed with OPSKNIGHT_SECRET_KEY, so it needs no table of its
 own; using it inserts `ack-used:<delivery id>` into app_kv, whose primary key makes the second use fail.
+Disabling a user marks every link of theirs that may still be live the same way (`revoke_links_of`), so it stays
+dead even if the user is enabled again.
 """
 
 from __future__ import annotations
@@ -11,13 +13,15 @@ import hmac
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from opsknight.config import settings
 from opsknight.engine import clock
 from opsknight.models import AppKV, Delivery
 
 LIFETIME = timedelta(hours=24)
+_USED = "ack-used:"
+REVOKED = "revoked"  # the app_kv value of a link ended by disabling its user (a used one holds the time of use)
 
 
 def _sign(message: str) -> str:
@@ -34,7 +38,12 @@ def ack_url(delivery: Delivery) -> str:
 
 
 class AckLinkError(ValueError):
-    """The link is malformed, forged, expired or used already. The message is safe to show."""
+    """The link is malformed, forged, expired, used already or revoked (410), or its user may not act (403). The
+    message is safe to show."""
+
+    def __init__(self, message: str, status: int = 410):
+        super().__init__(message)
+        self.status = status
 
 
 def redeem(db: Session, token: str, now: datetime) -> Delivery:
@@ -44,7 +53,8 @@ def redeem(db: Session, token: str, now: datetime) -> Delivery:
         delivery_id_int, expires_int = int(delivery_id), int(expires)
     except ValueError:
         raise AckLinkError("This acknowledge link is malformed") from None
-    if not hmac.compare_digest(signature, _sign(f"{delivery_id}.{expires}")):
+    # `compare_digest` raises on a non-ASCII str rather than answering: such a signature is simply wrong.
+    if not signature.isascii() or not hmac.compare_digest(signature, _sign(f"{delivery_id}.{expires}")):
         raise AckLinkError("This acknowledge link is not valid")
     if now.timestamp() > expires_int:
         raise AckLinkError("This acknowledge link has expired; open the incident instead")
@@ -53,8 +63,25 @@ def redeem(db: Session, token: str, now: datetime) -> Delivery:
         raise AckLinkError("This acknowledge link is not valid")
     try:
         with db.begin_nested():
-            db.add(AppKV(key=f"ack-used:{delivery_id_int}", value=now.isoformat()))
+            db.add(AppKV(key=f"{_USED}{delivery_id_int}", value=now.isoformat()))
             db.flush()
     except IntegrityError:
+        mark = db.get(AppKV, f"{_USED}{delivery_id_int}")
+        if mark is not None and mark.value == REVOKED:
+            raise AckLinkError("This acknowledge link is no longer valid") from None
         raise AckLinkError("This acknowledge link was used already") from None
     return delivery
+
+
+def revoke_links_of(db: Session, user_id: int, now: datetime) -> int:
+    """End every acknowledge link sent to this user that may still be live (those of the last LIFETIME), inside
+    the caller's transaction. Returns how many were ended."""
+    ids = db.exec(select(Delivery.id).where(Delivery.user_id == user_id,
+                                            Delivery.created_at >= now - LIFETIME - timedelta(minutes=5))).all()
+    keys = [f"{_USED}{delivery_id}" for delivery_id in ids]
+    taken = set(db.exec(select(AppKV.key).where(AppKV.key.in_(keys))).all()) if keys else set()
+    for key in keys:
+        if key not in taken:
+            db.add(AppKV(key=key, value=REVOKED))
+    db.flush()
+    return len(keys) - len(taken)

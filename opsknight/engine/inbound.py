@@ -74,16 +74,31 @@ def parse_sms_command(body: str) -> tuple[str, int] | None:
     return None
 
 
-def parse_slack_action(payload: Mapping) -> tuple[str, int, str] | None:
-    """("ack" | "resolve", incident id, Slack user id) for a click on our message's buttons, else None.
+_INCIDENT_ID = re.compile(r"[1-9][0-9]{0,9}")
+MAX_ID = 2**31 - 1
 
-    `payload` is the JSON in the `payload` form field of a `block_actions` interaction.
+
+def parse_slack_action(payload: object) -> tuple[str, int, str] | None:
+    """("ack" | "resolve", incident id, Slack user id) for a click on our message's buttons, None for any other
+    interaction. Raises ValueError for a shape Slack never sends (a signed request is not a well-formed one).
+
+    `payload` is the parsed JSON in the `payload` form field of a `block_actions` interaction.
     """
+    if not isinstance(payload, Mapping):
+        raise ValueError("the payload is not a JSON object")
     if payload.get("type") != "block_actions":
         return None
-    user_id = (payload.get("user") or {}).get("id")
-    for action in payload.get("actions") or []:
-        action_id, value = action.get("action_id"), str(action.get("value", ""))
-        if action_id in (ACK, RESOLVE) and value.isdigit() and user_id:
-            return action_id, int(value), user_id
+    user = payload.get("user")
+    actions = payload.get("actions")
+    if not isinstance(user, Mapping) or not isinstance(user.get("id"), str) or not user["id"]:
+        raise ValueError("user.id must be a string")
+    if not isinstance(actions, list) or not all(isinstance(action, Mapping) for action in actions):
+        raise ValueError("actions must be a list of objects")
+    for action in actions:
+        action_id, value = action.get("action_id"), action.get("value")
+        if action_id not in (ACK, RESOLVE):
+            continue
+        if not isinstance(value, str) or not _INCIDENT_ID.fullmatch(value) or int(value) > MAX_ID:
+            raise ValueError(f"{action_id}: value must be an incident id")
+        return action_id, int(value), user["id"]
     return None

@@ -28,6 +28,7 @@ from opsknight.api.session import SESSION_COOKIE
 from opsknight.config import settings
 from opsknight.db import session_scope
 from opsknight.models import Role, User, UserStatus
+from sqlmodel import select
 from opsknight.permissions import Permission, allowed
 from opsknight.state import guard
 
@@ -456,4 +457,101 @@ def test_every_state_handler_answers_each_caller_as_the_model_says(pg, callers, 
                     wrong.append(f"{cls.__name__}.{name} as {caller.name}: {'refused' if refused else 'ran'}")
                 if refused and caller.principal is None:  # signed out: back to sign-in, then here again
                     assert "/login?next=" in str(result), result
+    assert wrong == []
+
+
+# --- inbound channel paths ----------------------------------------------------------------------------------------
+# A person acting from a Slack button, an SMS or WhatsApp reply or an acknowledge link (email, push) is identified
+# by the channel, not by a session or a key; they must still pass the same rule as the API and the pages.
+INBOUND_MATRIX: dict[str, Permission] = {
+    "Slack button: acknowledge": ACT,
+    "Slack button: resolve": ACT,
+    "SMS reply: ack": ACT,
+    "SMS reply: resolve": ACT,
+    "WhatsApp reply: ack": ACT,
+    "WhatsApp reply: resolve": ACT,
+    "acknowledge link (email, push)": ACT,
+}
+SLACK_SECRET = "matrix-slack-signing-secret"
+TWILIO_TOKEN = "matrix-twilio-auth-token"
+
+
+def _inbound_request(client, path: str, caller_index: int, incident, delivery_id: int):
+    """Send one inbound action as the caller's own contact method; returns (status, text answered)."""
+    import hashlib
+    import hmac
+    import json
+    import time
+    from urllib.parse import urlencode
+
+    from twilio.request_validator import RequestValidator
+
+    from opsknight.engine import acks, clock
+
+    channel, _, verb = path.partition(": ")
+    if channel == "Slack button":
+        payload = {"type": "block_actions", "user": {"id": f"UMATRIX{caller_index}"},
+                   "actions": [{"action_id": "ack" if verb == "acknowledge" else "resolve", "value": str(incident.id)}]}
+        body = urlencode({"payload": json.dumps(payload)})
+        ts = str(int(time.time()))
+        sig = "v0=" + hmac.new(SLACK_SECRET.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+        response = client.post("/api/slack/interactions", content=body, headers={
+            "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": sig})
+        return response.status_code, response.json().get("text", "")
+    if channel in ("SMS reply", "WhatsApp reply"):
+        phone = f"+1555000{caller_index:04d}"
+        params = {"From": f"whatsapp:{phone}" if channel.startswith("WhatsApp") else phone,
+                  "Body": f"{verb} {incident.number}"}
+        url = "http://testserver/api/twilio/inbound"
+        response = client.post("/api/twilio/inbound", data=params, headers={
+            "X-Twilio-Signature": RequestValidator(TWILIO_TOKEN).compute_signature(url, params)})
+        return response.status_code, response.text
+    token = acks.make_token(delivery_id, clock.now())
+    response = client.post(f"/api/ack/{token}", headers={"Accept": "application/json"})
+    return response.status_code, response.text
+
+
+def test_every_inbound_channel_acts_only_for_those_the_model_allows(client, session, callers, monkeypatch):
+    """Each caller owns a Slack id, a phone number (SMS and WhatsApp) and an email delivery; each inbound path is
+    tried as each of them on a fresh triggered incident. Allowed: the incident changes. Refused: nothing changes
+    and the person is told so in the channel they used."""
+    from opsknight.config import reset_settings
+    from opsknight.models import ContactMethod, Delivery, Incident
+    from tests.factories import make_service
+
+    monkeypatch.setenv("OPSKNIGHT_SLACK_SIGNING_SECRET", SLACK_SECRET)
+    monkeypatch.setenv("OPSKNIGHT_TWILIO_AUTH_TOKEN", TWILIO_TOKEN)
+    monkeypatch.setenv("OPSKNIGHT_BASE_URL", "http://testserver")
+    reset_settings()
+    people = [(index, caller) for index, caller in enumerate(callers) if caller.name in
+              ("viewer", "responder", "admin", "disabled admin")]
+    disabled_id = session.exec(select(User.id).where(User.status == UserStatus.DISABLED)).one()
+    for index, caller in people:
+        user_id = caller.principal.user_id if caller.principal else disabled_id
+        session.add(ContactMethod(user_id=user_id, kind="slack", address=f"UMATRIX{index}"))
+        session.add(ContactMethod(user_id=user_id, kind="sms", address=f"+1555000{index:04d}"))
+        session.add(ContactMethod(user_id=user_id, kind="whatsapp", address=f"+1555000{index:04d}"))
+    service = make_service(session)
+    session.commit()
+    wrong, number = [], 9000
+    for path, permission in INBOUND_MATRIX.items():
+        for index, caller in people:
+            number += 1
+            incident = Incident(number=number, title="matrix", dedup_key=f"matrix-{number}", service_id=service.id)
+            session.add(incident)
+            session.flush()
+            user_id = caller.principal.user_id if caller.principal else disabled_id
+            delivery = Delivery(incident_id=incident.id, user_id=user_id, channel="email", target="x@example.com",
+                                idempotency_key=f"matrix-{number}")
+            session.add(delivery)
+            session.commit()
+            status, text = _inbound_request(client, path, index, incident, delivery.id)
+            session.refresh(incident)
+            acted = incident.status != "triggered"
+            should = allowed(caller.principal, permission)
+            if acted != should or status >= 500:
+                wrong.append(f"{path} as {caller.name}: {status} {'acted' if acted else 'refused'}: {text[:80]}")
+            if caller.principal is not None and not should and "can't" not in text:
+                wrong.append(f"{path} as {caller.name}: refused without saying so: {text[:120]}")
     assert wrong == []

@@ -164,13 +164,32 @@ def block_actions(action_id: str = "ack", value: str = "7", **extra) -> dict:
 @pytest.mark.parametrize("payload, expected", [
     (block_actions("ack"), ("ack", 7, "U0456")),
     (block_actions("resolve", "123"), ("resolve", 123, "U0456")),
+    (block_actions("ack", str(2**31 - 1)), ("ack", 2**31 - 1, "U0456")),
     (block_actions("open"), None),
-    (block_actions("ack", "seven"), None),
-    (block_actions("ack", ""), None),
     ({**block_actions(), "type": "view_submission"}, None),
-    ({**block_actions(), "user": None}, None),
     ({**block_actions(), "actions": []}, None),
     ({}, None),
 ])
 def test_parse_slack_action(payload, expected):
     assert parse_slack_action(payload) == expected
+
+
+@pytest.mark.parametrize("payload", [
+    [block_actions()],  # a JSON array
+    "block_actions",
+    {**block_actions(), "user": "U0456"},
+    {**block_actions(), "user": None},
+    {**block_actions(), "user": {"id": 7}},
+    {**block_actions(), "actions": ["ack"]},
+    {**block_actions(), "actions": {"action_id": "ack"}},
+    block_actions("ack", "seven"),
+    block_actions("ack", ""),
+    block_actions("ack", 7),
+    block_actions("ack", "0"),
+    block_actions("ack", "9" * 5000),  # int() of it raises beyond 4300 digits
+    block_actions("ack", str(2**31)),  # beyond the id column
+    block_actions("ack", "٣"),  # a digit, but not ASCII
+])
+def test_a_slack_payload_of_a_shape_slack_never_sends_is_refused(payload):
+    with pytest.raises(ValueError):
+        parse_slack_action(payload)
