@@ -1,17 +1,22 @@
 """The sign-in cookie, set and cleared by these routes so that it is HttpOnly: no page script can read it.
 
 The login form (a Reflex event) checks the password, creates the session and stores a single-use hand-over
-code (60 s, in Redis, by digest) for its token; the browser then loads `/api/session/start?code=…`, which
-swaps the code for the cookie and redirects on. Reflex reads the cookie on the server, from the websocket
+code (60 s, in Redis, by digest) for its token; the page then POSTs the code to `/api/session/start` (a form
+post, so the browser navigates), which swaps it for the cookie and redirects on. The swap only takes a post from
+one of our own pages (`Sec-Fetch-Site: same-origin`, or an `Origin` of this site where a browser sends no
+`Sec-Fetch-Site`): another site could otherwise sign a visitor into the attacker's account by sending them to the
+swap with the attacker's own code (login CSRF). Reflex reads the cookie on the server, from the websocket
 handshake (`router.headers.cookie`); it is never sent to the page. `/api/session/end` revokes the session and
 clears the cookie.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
+from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
 from opsknight import accounts, broker, routes, security
@@ -31,18 +36,30 @@ def issue_code(token: str) -> str:
     return code
 
 
-def start_url(code: str, next_path: str | None) -> str:
-    from urllib.parse import urlencode
-
-    return f"/api/session/start?{urlencode({'code': code, 'next': routes.safe_next(next_path)})}"
+START_PATH = "/api/session/start"
+log = logging.getLogger(__name__)
 
 
 def _redirect(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303, headers={"Cache-Control": "no-store"})
 
 
-@router.get("/api/session/start")
-def start(code: str = Query(default="", max_length=100), next: str = Query(default="/", max_length=2000)):
+def from_our_own_page(request: Request) -> bool:
+    """True for a request a page of this site sent, false for one another site made the browser send."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:  # every current browser sends it, and no page can forge it
+        return site == "same-origin"
+    origin = urlsplit(request.headers.get("origin", "")).netloc
+    return origin != "" and origin in {request.headers.get("host", ""), urlsplit(settings().base_url).netloc}
+
+
+@router.post(START_PATH)
+def start(request: Request, code: str = Form(default="", max_length=100),
+          next: str = Form(default="/", max_length=2000)):
+    if not from_our_own_page(request):
+        log.warning("refused a sign-in code swap sent from another site (origin %r)",
+                    request.headers.get("origin", "")[:100])
+        return _redirect(routes.LOGIN)
     token = broker.redis_conn().getdel(_CODE_KEY + security.token_digest(code)) if code else None
     if token is None:  # expired, used already, or made up: sign in again
         return _redirect(routes.LOGIN)

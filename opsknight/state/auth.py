@@ -32,6 +32,17 @@ def go(url: str):
     return rx.call_script(f"window.location.replace({json.dumps(url)})")
 
 
+def post_to(url: str, fields: dict[str, str]):
+    """Navigate by posting a form (a full page load, like `go`), so the server sees a same-origin POST."""
+    return rx.call_script(
+        "(() => { const form = document.createElement('form'); form.method = 'post'; "
+        f"form.action = {json.dumps(url)}; "
+        f"for (const [name, value] of Object.entries({json.dumps(fields)})) {{ "
+        "const input = document.createElement('input'); input.type = 'hidden'; input.name = name; "
+        "input.value = value; form.appendChild(input); } "
+        "document.body.appendChild(form); form.submit(); })()")
+
+
 def _load_principal(token: str) -> accounts.Principal | None:
     with session_scope() as db:
         return accounts.principal_for_session(db, token)

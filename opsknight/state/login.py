@@ -11,7 +11,7 @@ import redis
 from opsknight import routes
 from opsknight.admin import signin
 from opsknight.api import session as session_api
-from opsknight.state.auth import AuthState, go
+from opsknight.state.auth import AuthState, post_to
 from opsknight.state.guard import public
 
 
@@ -49,4 +49,5 @@ class LoginState(AuthState):
         except redis.RedisError:
             self.error = "Signing in is unavailable right now (Redis is unreachable); try again shortly."
             return
-        yield go(session_api.start_url(code, self.router.url.query_parameters.get("next")))
+        yield post_to(session_api.START_PATH,
+                      {"code": code, "next": routes.safe_next(self.router.url.query_parameters.get("next"))})

@@ -18,34 +18,55 @@ def _token(session) -> str:
     return token
 
 
+SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
+
+
+def _swap(client, headers=SAME_ORIGIN, **form):
+    """The login page's form post of the code."""
+    return client.post("/api/session/start", data=form, headers=headers, follow_redirects=False)
+
+
 def test_a_code_becomes_an_httponly_cookie_once(client, session):
     token = _token(session)
     code = issue_code(token)
-    first = client.get("/api/session/start", params={"code": code, "next": "/services"}, follow_redirects=False)
+    first = _swap(client, code=code, next="/services")
     assert first.status_code == 303 and first.headers["location"] == "/services"
     cookie = first.headers["set-cookie"]
     assert cookie.startswith(f"{SESSION_COOKIE}={token};")
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie and "Max-Age=" in cookie
     assert "Secure" not in cookie  # served over plain http here
-    again = client.get("/api/session/start", params={"code": code}, follow_redirects=False)
+    again = _swap(client, code=code)
     assert again.headers["location"] == "/login" and "set-cookie" not in again.headers
 
 
 def test_the_cookie_is_secure_when_the_site_is_https(client, session, monkeypatch):
     monkeypatch.setenv("OPSKNIGHT_BASE_URL", "https://oncall.example.com")
     reset_settings()
-    response = client.get("/api/session/start", params={"code": issue_code(_token(session))},
-                          follow_redirects=False)
+    response = _swap(client, code=issue_code(_token(session)))
     assert "Secure" in response.headers["set-cookie"] and "HttpOnly" in response.headers["set-cookie"]
 
 
 def test_made_up_codes_and_foreign_redirects_go_nowhere(client, session):
-    made_up = client.get("/api/session/start", params={"code": "nope"}, follow_redirects=False)
+    made_up = _swap(client, code="nope")
     assert made_up.headers["location"] == "/login" and "set-cookie" not in made_up.headers
     code = issue_code(_token(session))
-    offsite = client.get("/api/session/start", params={"code": code, "next": "//evil.example"},
-                         follow_redirects=False)
+    offsite = _swap(client, code=code, next="//evil.example")
     assert offsite.headers["location"] == "/"
+
+
+def test_another_site_cannot_swap_a_code_for_the_visitors_cookie(client, session):
+    """Login CSRF: an attacker signs in, takes their own code and sends the victim's browser to the swap (a link,
+    or a form posted from their page). The victim would then act inside the attacker's account."""
+    code = issue_code(_token(session))
+    for headers in ({"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"},
+                    {"Sec-Fetch-Site": "none"},  # typed into the address bar, or opened from a bookmark or mail
+                    {"Origin": "https://evil.example"}, {"Origin": "null"}, {}):
+        refused = _swap(client, headers=headers, code=code)
+        assert refused.headers["location"] == "/login" and "set-cookie" not in refused.headers, headers
+    following_a_link = client.get("/api/session/start", params={"code": code}, follow_redirects=False)
+    assert following_a_link.status_code == 405 and "set-cookie" not in following_a_link.headers
+    # Refusals do not use the code up: the page that asked for it (same origin) still gets the cookie.
+    assert _swap(client, headers={"Origin": "http://testserver"}, code=code).headers["set-cookie"]
 
 
 def test_ending_the_session_revokes_it_and_clears_the_cookie(client, session):
