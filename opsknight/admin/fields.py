@@ -18,7 +18,7 @@ MAX_ID = 2**31 - 1
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _storable(value: str) -> str:
+def storable(value: str) -> str:
     """PostgreSQL refuses NUL characters and lone surrogates cannot be encoded: refuse them here (400, not 500)."""
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
@@ -32,7 +32,7 @@ def _storable(value: str) -> str:
 def _one_line(value: str) -> str:
     if _CONTROL.search(value):
         raise ValueError("must not contain control characters or line breaks")
-    return _storable(value)
+    return storable(value)
 
 
 def _plausible(value: datetime) -> datetime:
@@ -44,7 +44,7 @@ def _plausible(value: datetime) -> datetime:
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), AfterValidator(_one_line)]
-Description = Annotated[str, Field(max_length=5000), AfterValidator(_storable)]
+Description = Annotated[str, Field(max_length=5000), AfterValidator(storable)]
 Instant = Annotated[AwareDatetime, AfterValidator(_plausible)]
 LongText = Description  # free text (descriptions): newlines allowed
 

@@ -7,6 +7,7 @@ from fastapi.exception_handlers import http_exception_handler
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from opsknight import __version__
+from opsknight.api.body_limit import BodyLimit
 
 
 def create_api() -> FastAPI:
@@ -21,19 +22,12 @@ def create_api() -> FastAPI:
         redoc_url=None,
     )
     api.include_router(health.router)
-    for router in webhooks.routers:
+    for router in webhooks.routers:  # they bound their bodies themselves (OPSKNIGHT_MAX_BODY_BYTES)
         api.include_router(router)
-    api.include_router(callbacks.router)
-    api.include_router(session.router)
-    api.include_router(schedules.router)
-    api.include_router(schedules_admin.router)
-    api.include_router(incidents.router)
-    api.include_router(services.router)
-    api.include_router(policies.router)
-    api.include_router(teams.router)
-    api.include_router(audit.router)
-    api.include_router(users.router)
-    api.include_router(me.router)
+    for router in (callbacks.router, session.router, schedules.router, schedules_admin.router, incidents.router,
+                   services.router, policies.router, teams.router, audit.router, users.router, me.router):
+        api.include_router(router)
+    api.add_middleware(BodyLimit)
 
     @api.exception_handler(StarletteHTTPException)
     async def shaped_outside_routes(request: Request, exc: StarletteHTTPException):

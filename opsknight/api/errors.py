@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from opsknight.admin import AdminError
 
 _STATUS_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                 405: "method_not_allowed", 409: "conflict"}
+                 405: "method_not_allowed", 409: "conflict", 413: "payload_too_large"}
 
 
 def code_for(status: int) -> str:

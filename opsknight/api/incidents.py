@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import secrets
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 from sqlmodel import select
 
+from opsknight.admin.fields import Input, storable
 from opsknight.api.deps import Cursor, Reader, Responder, RowId
 from opsknight.api.errors import ApiError, ErrorShapedRoute
 from opsknight.db import session_scope
@@ -158,8 +159,8 @@ def reassign(incident_id: RowId, body: ReassignBody, principal: Responder) -> di
     return _act(incident_id, actions.reassign, to_user_id=body.user_id, user_id=principal.user_id, via=VIA)
 
 
-class NoteBody(BaseModel):
-    body: str = Field(min_length=1, max_length=10_000)
+class NoteBody(Input):
+    body: Annotated[str, Field(min_length=1, max_length=10_000), AfterValidator(storable)]
 
 
 @router.post("/{incident_id}/notes", status_code=201, summary="Add a note to the timeline")
