@@ -45,10 +45,15 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password: str, password_hash: str | None) -> bool:
-    """True when `password` matches. Always spends one bcrypt check, even without a hash (timing)."""
-    candidate = password.encode()[:MAX_PASSWORD_BYTES]
-    if not password_hash:
-        bcrypt.checkpw(candidate, _DUMMY_HASH)
+    """True when `password` matches. Always spends one bcrypt check, even without a hash (timing).
+
+    bcrypt reads only the first 72 bytes, so a longer candidate would match on its head alone: a 72-byte password
+    plus any suffix would sign in. No stored hash comes from a longer password (`hash_password` has always
+    refused them), so a longer candidate can never be right and is refused outright; existing hashes need no
+    migration."""
+    candidate = password.encode()
+    if not password_hash or len(candidate) > MAX_PASSWORD_BYTES:
+        bcrypt.checkpw(candidate[:MAX_PASSWORD_BYTES], _DUMMY_HASH)
         return False
     try:
         return bcrypt.checkpw(candidate, password_hash.encode())

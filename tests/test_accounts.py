@@ -27,6 +27,16 @@ def test_passwords_are_bcrypt_hashed_and_checked(session):
     assert accounts.authenticate(session, "nobody@example.com", "correct horse") is None
 
 
+def test_a_72_byte_password_with_anything_after_it_does_not_sign_in(session):
+    # bcrypt reads only the first 72 bytes: without the length check "<72 bytes>wrong" matched "<72 bytes>".
+    password = "é" * 36  # 72 bytes in UTF-8, the longest allowed
+    _user(session, password=password)
+    assert accounts.authenticate(session, "ann@example.com", password) is not None
+    for suffix in ("x", "anything at all", "é"):
+        assert accounts.authenticate(session, "ann@example.com", password + suffix) is None
+    assert not security.verify_password("a" * 72 + "b", security.hash_password("a" * 72))
+
+
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"email": "not-an-email"}, "Not a valid email"),
     ({"role": "superuser"}, "Role must be one of"),

@@ -3,13 +3,15 @@
 * ``user_id`` must be an active user; ``replaces_user_id`` must be someone in one of the schedule's rotations
   (else the override could never apply); ``end`` after ``start``.
 * Admins (``CONFIGURE``) add and remove any override. A responder (``TAKE_SHIFT``) adds or removes only
-  overrides whose ``user_id`` is the responder: taking a shift, whole or instead of a colleague.
+  overrides whose ``user_id`` is the responder: taking a shift, whole or instead of a colleague, and one at most
+  ``MAX_SELF_OVERRIDE`` long (31 days) — a responder must not make themselves on call for a century, replacing
+  everyone. Admins are not bounded.
 * Every change is in the audit log (``schedule.override.create`` / ``.delete``).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, select
@@ -21,6 +23,9 @@ from opsknight.admin.schedules import iso, layers_of, schedule_row
 from opsknight.engine import clock
 from opsknight.models import ScheduleOverride, User, UserStatus
 from opsknight.permissions import Permission, allowed
+
+
+MAX_SELF_OVERRIDE = timedelta(days=31)
 
 
 def _override_json(row: ScheduleOverride, users: dict[int, User]) -> dict[str, Any]:
@@ -64,6 +69,9 @@ def create_override(db: Session, actor: Principal | None, schedule_id: int,
     errors = []
     if body.end <= body.start:
         errors.append("end: must be after start")
+    elif body.end - body.start > MAX_SELF_OVERRIDE and not allowed(actor, Permission.CONFIGURE):
+        errors.append(f"end: a shift you take may last at most {MAX_SELF_OVERRIDE.days} days; ask an admin for "
+                      "a longer override")
     users = users_by_id(db, {body.user_id, body.replaces_user_id} - {None})
     user = users.get(body.user_id)
     if user is None:

@@ -334,6 +334,24 @@ def test_a_responder_takes_shifts_but_only_for_themselves(client, session, admin
     assert [o.id for o in rows(ScheduleOverride)] == [admins_for_ada["id"]]
 
 
+def test_a_responder_may_take_a_shift_of_at_most_31_days_an_admin_any(client, session, admin, people):
+    ada, bob = people["Ada"], people["Bob"]
+    created = _create(client, admin, layers=[_layer([ada.id, bob.id])])
+    url = f"{BASE}/{created['id']}/overrides"
+    as_bob = _headers_for(session, bob)
+    month = {"start": "2026-03-01T00:00:00Z", "end": "2026-04-01T00:00:00Z"}  # exactly 31 days
+    century = {"start": "2026-03-01T00:00:00Z", "end": "2126-03-01T00:00:00Z"}
+
+    assert client.post(url, headers=as_bob, json={"user_id": bob.id, **month}).status_code == 201
+    refused = client.post(url, headers=as_bob, json={"user_id": bob.id, "start": month["start"],
+                                                     "end": "2026-04-01T00:00:01Z"})
+    assert refused.status_code == 400, refused.text
+    assert any("31 days" in f for f in refused.json()["error"]["fields"])
+    assert client.post(url, headers=as_bob, json={"user_id": bob.id, **century}).status_code == 400
+    assert client.post(url, headers=admin, json={"user_id": ada.id, **century}).status_code == 201
+    assert len(rows(ScheduleOverride)) == 2
+
+
 # --- audit ---------------------------------------------------------------------------------------------------------
 
 
