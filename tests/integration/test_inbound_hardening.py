@@ -92,12 +92,14 @@ def test_a_signed_slack_payload_of_an_unexpected_shape_is_a_400(client, incident
 
 def test_a_note_with_a_nul_character_is_a_400(client, session, incident):
     headers = api_headers(session, Role.RESPONDER)
-    for body in ({"body": "before\x00after"}, {"body": "lone \ud800 surrogate"}):
-        response = client.post(f"/api/v1/incidents/{incident.id}/notes", headers=headers,
-                               content=json.dumps(body), )
+    for raw in (r'{"body": "before\u0000after"}', r'{"body": "lone \ud800 surrogate"}'):
+        response = client.post(f"/api/v1/incidents/{incident.id}/notes", content=raw,
+                               headers=headers | {"Content-Type": "application/json"})
         assert response.status_code == 400, response.text
         assert response.json()["error"]["code"] == "invalid_request"
-    assert count(Note) == 0 and count(TimelineEvent) == 0
+        assert any(word in response.json()["error"]["fields"][0].lower() for word in ("nul", "unicode")), response.text
+    assert client.post(f"/api/v1/incidents/{incident.id}/notes", headers=headers, json={"body": "ok"}).status_code == 201
+    assert count(Note) == 1 and count(TimelineEvent) == 1
 
 
 def test_the_rest_api_refuses_a_10_mb_body_before_reading_it(client, session, incident):
