@@ -152,7 +152,10 @@ def _redeem(token: str) -> tuple[int, str]:
             raise acks.AckLinkError(refused, status=403)
         incident = db.get(Incident, delivery.incident_id)
         number = incident.number
-        specs = actions.acknowledge(db, incident.id, user_id=principal.user_id, via=delivery.channel, now=now)
+        try:
+            specs = actions.acknowledge(db, incident.id, user_id=principal.user_id, via=delivery.channel, now=now)
+        except actions.ActionError as exc:  # acknowledged or resolved by someone else first: the link stays unused
+            raise acks.AckLinkError(f"Incident #{number}: {exc}", status=409) from None
     from opsknight.engine.jobs import enqueue_specs
 
     enqueue_specs(specs)

@@ -113,11 +113,13 @@ def _plan_for(db: Session, user: User, urgency: str, now: datetime) -> list[noti
     )
 
 
-def page_users(db: Session, incident: Incident, users: list[User], now: datetime, tag: str) -> list[JobSpec]:
+def page_users(db: Session, incident: Incident, users: list[User], now: datetime, tag: str,
+               responder_request: bool = False) -> list[JobSpec]:
     """Write the deliveries for `users` at this point of the escalation; returns their send jobs.
 
-    `tag` names the occasion inside the idempotency key (step and repeat, or a reassignment), so the same
-    occasion never writes a delivery twice, however often the job runs.
+    `tag` names the occasion inside the idempotency key (step and repeat, a reassignment, a responder request),
+    so the same occasion never writes a delivery twice, however often the job runs. A `responder_request` page
+    goes out while the incident is open, acknowledged or not (see `claim`).
     """
     jobs, summary = [], []
     contacts = {c.id: c for c in db.exec(select(ContactMethod).where(
@@ -143,7 +145,7 @@ def page_users(db: Session, incident: Incident, users: list[User], now: datetime
                                 channel=send.channel, target=contact.address, status=DeliveryStatus.PENDING,
                                 idempotency_key=key[:255], escalation_generation=incident.escalation_generation,
                                 escalation_step=incident.escalation_step, created_at=now,
-                                next_attempt_at=send.send_at)
+                                next_attempt_at=send.send_at, responder_request=responder_request)
             try:
                 with db.begin_nested():
                     db.add(delivery)
@@ -214,6 +216,14 @@ def _last_sent(db: Session, channel: str, target: str, since: datetime) -> datet
         Delivery.channel == channel, Delivery.target == target, Delivery.sent_at >= since)).one()
 
 
+def _no_longer_paging(incident: Incident, delivery: Delivery) -> bool:
+    """An escalation page is moot once the incident is acknowledged or its escalation restarted; a responder
+    request (someone asked this person to help) only once the incident is resolved."""
+    if delivery.responder_request:
+        return incident.status == IncidentStatus.RESOLVED
+    return incident.status != IncidentStatus.TRIGGERED or incident.escalation_generation != delivery.escalation_generation
+
+
 def claim(db: Session, delivery_id: int, now: datetime, base_url: str, ack_url_for) -> Claim | JobSpec | str:
     """Decide one delivery inside a transaction: a Claim to send now, a JobSpec to try later, or a reason."""
     delivery = db.exec(select(Delivery).where(Delivery.id == delivery_id).with_for_update(skip_locked=True)).first()
@@ -226,7 +236,7 @@ def claim(db: Session, delivery_id: int, now: datetime, base_url: str, ack_url_f
             return "in-flight"
         _release_bundle(db, delivery.id)  # its worker died mid-send: what rode along goes back to waiting
     incident = db.get(Incident, delivery.incident_id)
-    if incident.status != IncidentStatus.TRIGGERED or incident.escalation_generation != delivery.escalation_generation:
+    if _no_longer_paging(incident, delivery):
         delivery.status, delivery.error = DeliveryStatus.SUPPRESSED, f"incident {incident.status} before this page"
         db.add(delivery)
         DELIVERIES.labels(delivery.channel, "suppressed").inc()

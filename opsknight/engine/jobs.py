@@ -70,7 +70,10 @@ def process_outbox(outbox_id: int) -> str:
         row.processed_at = clock.now()
         row.last_error = None
         db.add(row)
+        incident_id = row.incident_id
     enqueue_specs(specs)
+    if incident_id is not None:  # the policy applied, who is paged: the incident page shows it
+        broker.publish_incidents_changed([incident_id])
     return "done"
 
 
@@ -128,6 +131,7 @@ def escalate(incident_id: int) -> str:
             return "not-due"
         specs = process.on_timer(db, incident, now)
     enqueue_specs(specs)
+    broker.publish_incidents_changed([incident_id])
     return "escalated"
 
 

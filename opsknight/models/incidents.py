@@ -42,6 +42,9 @@ class TimelineKind(StrEnum):
     NOBODY_ON_CALL = "nobody_on_call"
     MAINTENANCE = "maintenance"
     POLICY_APPLIED = "policy_applied"
+    URGENCY_CHANGED = "urgency_changed"
+    RESPONDERS_ADDED = "responders_added"
+    MERGED = "merged"
 
 
 class Incident(SQLModel, table=True):
@@ -110,6 +113,8 @@ class Incident(SQLModel, table=True):
     escalation_generation: int = 0
     escalation_repeat: int = 0
     next_escalation_at: datetime | None = None
+    # Set when this incident was merged into another: its alerts moved there and it was resolved.
+    merged_into_id: int | None = Field(default=None, foreign_key="incidents.id", ondelete="SET NULL")
 
 
 class Alert(SQLModel, table=True):

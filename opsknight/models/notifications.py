@@ -112,3 +112,7 @@ class Delivery(SQLModel, table=True):
     # Set while this page rides inside another one's message (pacing): if that carrier is lost with its worker,
     # its claim is redone and the pages bundled into it go back to waiting.
     bundled_into_id: int | None = Field(default=None, foreign_key="deliveries.id", ondelete="SET NULL", index=True)
+    # A responder request ("add responder"): someone asked this person to help. It goes out while the incident is
+    # open, acknowledged or not, and whatever escalation generation it is in; an escalation page is dropped once
+    # the incident is acknowledged or its escalation restarts.
+    responder_request: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})

@@ -61,6 +61,9 @@ API_MATRIX: dict[str, Permission | str] = {
     "POST /api/v1/incidents/{incident_id}/escalate": ACT,
     "POST /api/v1/incidents/{incident_id}/reassign": ACT,
     "POST /api/v1/incidents/{incident_id}/notes": ACT,
+    "POST /api/v1/incidents/{incident_id}/responders": ACT,
+    "POST /api/v1/incidents/{incident_id}/urgency": ACT,
+    "POST /api/v1/incidents/{incident_id}/merge": ACT,
     "GET /api/v1/schedules/{schedule_id}/oncall": READ,
     "GET /api/v1/schedules/{schedule_id}/final": READ,
     # services and integrations
