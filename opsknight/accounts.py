@@ -33,6 +33,7 @@ class Principal:
     role: str
     scopes: tuple[str, ...] = ("read", "write")
     api_key_id: int | None = None
+    time_zone: str = "UTC"  # the user's own, for showing times
 
 
 def normalize_email(email: str) -> str:
@@ -121,7 +122,7 @@ def principal_for_user(user: User | None) -> Principal | None:
     session has. None for a missing or disabled user."""
     if user is None or user.status != UserStatus.ACTIVE:
         return None
-    return Principal(user_id=user.id, email=user.email, name=user.name, role=user.role)
+    return Principal(user_id=user.id, email=user.email, name=user.name, role=user.role, time_zone=user.time_zone)
 
 
 def revoke_session(db: Session, token: str) -> bool:
@@ -187,7 +188,7 @@ def principal_for_api_key(db: Session, key: str) -> Principal | None:
         row.last_used_at = now
         db.add(row)
     return Principal(user_id=user.id, email=user.email, name=user.name, role=user.role,
-                     scopes=tuple(row.scopes or ()), api_key_id=row.id)
+                     scopes=tuple(row.scopes or ()), api_key_id=row.id, time_zone=user.time_zone)
 
 
 def ensure_bootstrap_admin(db: Session, settings: Settings) -> User | None:

@@ -5,9 +5,13 @@ import reflex as rx
 from opsknight import routes
 from opsknight.api import create_api
 from opsknight.lifespan import app_lifespan
+from opsknight.live.relay import relay
 from opsknight.pages.audit import AuditState, audit_page
-from opsknight.pages.incidents import IncidentsState, incidents_page
+from opsknight.pages.incident import incident_page
+from opsknight.pages.incident_new import new_incident_page
+from opsknight.pages.incidents import incidents_page
 from opsknight.pages.login import login_page
+from opsknight.pages.not_found import not_found_page
 from opsknight.pages.policies import PoliciesState, policies_page
 from opsknight.pages.profile import profile_page
 from opsknight.pages.schedules import schedule_page, schedules_page
@@ -16,17 +20,31 @@ from opsknight.pages.services import ServicesState, services_page
 from opsknight.pages.teams import TeamsState, teams_page
 from opsknight.pages.users import users_page
 from opsknight.state.auth import AuthState
+from opsknight.state.incident import IncidentState
+from opsknight.state.incident_new import NewIncidentState
+from opsknight.state.incidents import DashboardState
 from opsknight.state.login import LoginState
 from opsknight.state.profile import ProfileState
 from opsknight.state.schedule_editor import ScheduleEditState
 from opsknight.state.schedules import ScheduleListState
 from opsknight.state.users import UsersState
 
-app = rx.App(api_transformer=create_api())
+app = rx.App(
+    api_transformer=create_api(),
+    stylesheets=["/opsknight.css"],
+    head_components=[rx.el.meta(name="theme-color", content="#3e63dd"),
+                     rx.el.script(src="/shortcuts.js", defer=True)],
+)
 app.register_lifespan_task(app_lifespan)
+app.register_lifespan_task(relay)
 app.add_page(login_page, route=routes.LOGIN, title="Sign in · OpsKnight", on_load=LoginState.redirect_if_signed_in)
-app.add_page(incidents_page, route=routes.HOME, title="Incidents · OpsKnight",
-             on_load=[AuthState.require_login, IncidentsState.load])
+for route in (routes.HOME, routes.INCIDENTS):
+    app.add_page(incidents_page, route=route, title="Incidents · OpsKnight",
+                 on_load=[AuthState.require_login, DashboardState.load])
+app.add_page(new_incident_page, route="/incidents/new", title="New incident · OpsKnight",
+             on_load=[AuthState.require_login, NewIncidentState.load])
+app.add_page(incident_page, route="/incidents/[incident_id]", title="Incident · OpsKnight",
+             on_load=[AuthState.require_login, IncidentState.load])
 app.add_page(services_page, route="/services", title="Services · OpsKnight",
              on_load=[AuthState.require_login, ServicesState.load])
 app.add_page(service_detail_page, route="/services/[service_id]", title="Service · OpsKnight",
@@ -43,3 +61,4 @@ app.add_page(schedule_page, route="/schedules/[schedule_id]", title="Schedule ·
              on_load=[AuthState.require_login, ScheduleEditState.load])
 app.add_page(schedules_page, route="/schedules", title="Schedules · OpsKnight",
              on_load=[AuthState.require_login, ScheduleListState.load])
+app.add_page(not_found_page, route="404", title="Not found · OpsKnight")

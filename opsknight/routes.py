@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 LOGIN = "/login"
 HOME = "/"
+INCIDENTS = "/incidents"
 USERS = "/users"
 PROFILE = "/profile"
 
@@ -20,7 +21,7 @@ class NavItem:
 
 
 NAV = (
-    NavItem("Incidents", HOME, "siren", True),
+    NavItem("Incidents", INCIDENTS, "siren", True),
     NavItem("On call", "/oncall", "phone-call", False),
     NavItem("Services", "/services", "server", True),
     NavItem("Escalation policies", "/escalation-policies", "list-ordered", True),

@@ -228,3 +228,16 @@ def _masked(channel: str, target: str) -> str:
     if channel == "push":
         return "browser push"
     return target if len(target) <= 64 else target[:61] + "..."
+
+
+def filter_choices(db: Session, actor: Principal | None) -> dict[str, list[tuple[int, str]]]:
+    """What the dashboard's filters and the forms offer: services, teams, active users, schedules, policies."""
+    from opsknight.models import EscalationPolicy, Schedule, UserStatus
+
+    authorize(actor, Permission.READ)
+
+    def pairs(model, where=True):
+        return [(i, n) for i, n in db.exec(select(model.id, model.name).where(where).order_by(model.name)).all()]
+
+    return {"services": pairs(Service), "teams": pairs(Team), "users": pairs(User, User.status == UserStatus.ACTIVE),
+            "schedules": pairs(Schedule), "policies": pairs(EscalationPolicy)}

@@ -61,6 +61,11 @@ class AuthState(rx.State):
     def is_admin(self) -> bool:
         return self.user_role == "admin"
 
+    @rx.var
+    def can_act(self) -> bool:
+        """Shows the action buttons; the handlers check the permission themselves."""
+        return self.user_role in ("responder", "admin")
+
     def _clear(self) -> None:
         self.user_name = self.user_email = self.user_role = ""
 

@@ -1,0 +1,51 @@
+"""/incidents/new: open an incident by hand. It pages like any alert (`admin.incidents.open_incident`: the same
+ingest, dedup and outbox as a monitor's alert)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import reflex as rx
+
+from opsknight.admin import AdminError
+from opsknight.admin import incidents as incident_admin
+from opsknight.db import session_scope
+from opsknight.admin import incident_views
+from opsknight.permissions import Permission
+from opsknight.state.auth import AuthState
+from opsknight.state.guard import actor, guarded
+from opsknight.state.incident_views import VIA
+from opsknight.state.incidents import Choice
+
+
+def _services(principal) -> list[Choice]:
+    with session_scope() as db:
+        return [Choice(str(i), name) for i, name in incident_views.filter_choices(db, principal)["services"]]
+
+
+class NewIncidentState(AuthState):
+    services: list[Choice] = []
+    error: str = ""
+    busy: bool = False
+
+    @rx.event
+    @guarded(Permission.READ)
+    async def load(self):
+        self.services, self.error = await asyncio.to_thread(_services, actor()), ""
+
+    @rx.event
+    @guarded(Permission.ACT_ON_INCIDENTS)
+    async def submit(self, form: dict):
+        severity = {"high": "critical", "low": "warning"}.get(str(form.get("urgency", "")), "")
+        data = {"service_id": str(form.get("service_id", "")) or 0, "title": str(form.get("title", "")).strip(),
+                "description": str(form.get("description", "")), "severity": severity or "critical"}
+        self.busy = True
+        yield
+        try:
+            incident_id = await asyncio.to_thread(incident_admin.open_incident, actor(), data, via=VIA)
+        except AdminError as exc:
+            self.error, self.busy = exc.message, False
+            return
+        self.error, self.busy = "", False
+        yield rx.redirect(f"/incidents/{incident_id}")
+        yield rx.toast.success("Incident opened: paging has started")
