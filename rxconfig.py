@@ -15,11 +15,15 @@ _origins = {_base_url}
 if "://localhost" in _base_url or "://127.0.0.1" in _base_url:  # a local run answers to both names
     _origins |= {f"http://localhost:{_port}", f"http://127.0.0.1:{_port}"}
 
+# A backend-only run (`reflex run --backend-only` with REFLEX_BACKEND_ONLY=true: the live-path tests and
+# bench/live.py, which speak the websocket protocol and need no frontend build) must name no frontend port.
+_backend_only = os.environ.get("REFLEX_BACKEND_ONLY", "").lower() in ("1", "true", "yes")
+
 config = rx.Config(
     app_name="opsknight",
     telemetry_enabled=False,
     show_built_with_reflex=False,
-    frontend_port=_port,
+    frontend_port=None if _backend_only else _port,
     backend_port=_port,
     api_url=_base_url,
     deploy_url=_base_url,

@@ -141,8 +141,7 @@ def _alert(alert) -> rx.Component:
             rx.el.summary("Raw payload", style={"cursor": "pointer", "font-size": "13px"}),
             rx.hstack(rx.button(rx.icon("copy", size=14), "Copy", size="1", variant="soft",
                                 on_click=[rx.set_clipboard(alert.raw), rx.toast.success("Copied")])),
-            rx.code_block(alert.raw, language="json", wrap_long_lines=True, max_height="320px", overflow="auto",
-                          width="100%", font_size="12px"),
+            rx.el.pre(alert.raw, class_name="raw-payload"),  # plain: a highlighter is 100s of KB on a phone
         )),
         spacing="2", width="100%"), width="100%", class_name="alert-card")
 
