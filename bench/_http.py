@@ -26,10 +26,22 @@ class Pool:
         request = (f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{head}"
                    f"Content-Length: {len(body)}\r\n\r\n").encode() + body
         async with self._slots:
-            reader, writer = self._idle.pop() if self._idle else await asyncio.open_connection(self.host, self.port)
+            reused = bool(self._idle)
+            reader, writer = self._idle.pop() if reused else await asyncio.open_connection(self.host, self.port)
             try:
                 writer.write(request)
                 status, response, keep = await asyncio.wait_for(_read_response(reader), self.timeout)
+            except (asyncio.IncompleteReadError, ConnectionError) if reused else ():
+                # The server closed this idle keep-alive connection (granian: after 10 s without a request, see
+                # opsknight/web_server.py); as any HTTP client does, send again on a new one.
+                writer.close()
+                reader, writer = await asyncio.open_connection(self.host, self.port)
+                try:
+                    writer.write(request)
+                    status, response, keep = await asyncio.wait_for(_read_response(reader), self.timeout)
+                except BaseException:
+                    writer.close()
+                    raise
             except BaseException:
                 writer.close()
                 raise

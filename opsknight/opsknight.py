@@ -5,6 +5,7 @@ import reflex as rx
 from opsknight import routes
 from opsknight.api import create_api
 from opsknight.lifespan import app_lifespan
+from opsknight.live.pages import follow_batches
 from opsknight.live.relay import relay
 from opsknight.pages.audit import AuditState, audit_page
 from opsknight.pages.incident import incident_page
@@ -37,6 +38,7 @@ app = rx.App(
 )
 app.register_lifespan_task(app_lifespan)
 app.register_lifespan_task(relay)
+app.register_lifespan_task(follow_batches)
 app.add_page(login_page, route=routes.LOGIN, title="Sign in · OpsKnight", on_load=LoginState.redirect_if_signed_in)
 for route in (routes.HOME, routes.INCIDENTS):
     app.add_page(incidents_page, route=route, title="Incidents · OpsKnight",

@@ -18,7 +18,6 @@ import socketio
 
 ROOT = "reflex___state____state"
 FIELD = "_rx_state_"
-FEED_STATE = "opsknight___state___feed____incident_feed"  # state_key(IncidentFeed)
 
 
 def handler_name(handler) -> str:
@@ -34,12 +33,8 @@ def state_key(state_cls) -> str:
 
 
 class Tab:
-    """`feed_handler`: the page's `on_feed`. The browser sends it when the shared feed's version changes (the
-    page's watcher fragment remounts, see `opsknight.state.feed.watcher`); this tab does the same."""
-
-    def __init__(self, base_url: str, route: str, cookie: str = "", feed_handler=None):
+    def __init__(self, base_url: str, route: str, cookie: str = ""):
         self.base_url, self.route, self.cookie = base_url.rstrip("/"), route, cookie
-        self.feed_handler = feed_handler
         self.token = str(uuid.uuid4())
         self.vars: dict[str, dict[str, Any]] = {}  # state key -> var -> latest value
         self.updates = 0
@@ -52,17 +47,11 @@ class Tab:
         self.token = token
 
     async def _on_event(self, update: dict) -> None:
-        feed_moved = False
         for path, changes in (update.get("delta") or {}).items():
             bucket = self.vars.setdefault(path.rsplit(".", 1)[-1], {})
             for key, value in changes.items():
-                name = key.removesuffix(FIELD)
-                feed_moved |= path.endswith(FEED_STATE) and name == "version" and bucket.get(name) != value
-                bucket[name] = value
+                bucket[key.removesuffix(FIELD)] = value
         self.updates += 1
-        if feed_moved and self.feed_handler is not None:
-            feed = self.vars[FEED_STATE]
-            await self.send(self.feed_handler, version=feed["version"], changed=feed.get("changed", ""))
         async with self._changed:
             self._changed.notify_all()
 

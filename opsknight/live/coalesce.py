@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 FIRST_DELAY = 0.02  # seconds: lets the rest of a burst's first moment join
-MIN_INTERVAL = 0.25  # seconds between updates: at most 4 a second
+MIN_INTERVAL = 0.33  # seconds between updates: at most 3 a second
 MAX_IDS = 200  # more changes than this in one update: "anything may have changed" (every page refreshes)
 RESYNC_EVERY = 30.0  # seconds: an update with no ids, so a page that missed one catches up
 

@@ -1,11 +1,10 @@
-"""The web side of the live path: Redis "incidents changed" messages -> `IncidentFeed` updates.
+"""The web side of the live path, first half: the writers' "incidents changed" messages -> coalesced batches.
 
-Every web process runs `relay` (a Reflex lifespan task), but only the holder of a short Redis lease subscribes
-and updates the feed: Reflex fans each update out to every linked page itself, relaying to the process that
-holds each page's socket, so one update per batch across all processes is enough — one per process would
-multiply that work by the number of processes. Another process takes the lease within LEASE_SECONDS when the
-holder dies. Updates are coalesced (`coalesce.Coalescer`). Messages published while no process listens are
-covered by the periodic resync and by pages refreshing when they wake or reconnect.
+Every web process runs `relay` (a Reflex lifespan task), but only the holder of a short Redis lease subscribes to
+the writers' channel, coalesces (`coalesce.Coalescer`) and publishes batches: one message per batch for all web
+processes, each of which pushes it to its own open pages (`live.pages`). Another process takes the lease within
+LEASE_SECONDS when the holder dies. Changes published while no process listens are covered by the periodic
+resync batch and by pages re-reading when they reconnect or wake.
 """
 
 from __future__ import annotations
@@ -45,7 +44,7 @@ def async_redis() -> redis.asyncio.Redis:
     return redis.asyncio.Redis.from_url(url, socket_connect_timeout=2, health_check_interval=30)
 
 
-async def relay(app) -> None:
+async def relay() -> None:
     """Lifespan task: hold the lease when free, and while holding it relay changes to the feed."""
     me = uuid.uuid4().hex
     client = async_redis()
@@ -54,7 +53,7 @@ async def relay(app) -> None:
             try:
                 if await client.set(LEASE_KEY, me, nx=True, px=int(LEASE_SECONDS * 1000)):
                     log.info("live relay: this process relays incident changes to open pages")
-                    await _lead(app, client, me)
+                    await _lead(client, me)
                 else:
                     await asyncio.sleep(RENEW_EVERY)
             except asyncio.CancelledError:
@@ -71,7 +70,7 @@ async def relay(app) -> None:
         await client.aclose()
 
 
-async def _lead(app, client: redis.asyncio.Redis, me: str) -> None:
+async def _lead(client: redis.asyncio.Redis, me: str) -> None:
     """Relay until the lease is lost."""
     coalescer = Coalescer(last_resync=time.monotonic())
     pubsub = client.pubsub(ignore_subscribe_messages=True)
@@ -92,7 +91,7 @@ async def _lead(app, client: redis.asyncio.Redis, me: str) -> None:
                 message = await pubsub.get_message(timeout=0)
             batch = coalescer.take(time.monotonic())
             if batch is not None:
-                await publish(app, batch)
+                await publish(client, batch)
     finally:
         await pubsub.aclose()
 
@@ -102,13 +101,13 @@ def _ids(data) -> list[int]:
     return [int(part) for part in text.split(",") if part.isdigit()]
 
 
-async def publish(app, ids: list[int]) -> None:
-    """One feed update: the version moves, and every linked page hears of `ids` ([] = anything)."""
-    from reflex.istate.manager.token import BaseStateToken
+VERSION_KEY = "opsknight:live:version"
 
-    from opsknight.state.feed import FEED_TOKEN, IncidentFeed
 
-    async with app.modify_state(BaseStateToken(ident=FEED_TOKEN, cls=IncidentFeed)) as root:
-        feed = await root.get_state(IncidentFeed)
-        feed.version += 1
-        feed.changed = ",".join(str(i) for i in ids)
+async def publish(client: redis.asyncio.Redis, ids: list[int]) -> int:
+    """One batch for every web process (`live.pages`): a new version, and the ids it names ([] = anything)."""
+    from opsknight.live.pages import BATCH_CHANNEL
+
+    version = await client.incr(VERSION_KEY)
+    await client.publish(BATCH_CHANNEL, f"{version}:{','.join(str(i) for i in ids)}")
+    return version

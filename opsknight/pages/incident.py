@@ -7,7 +7,6 @@ import reflex as rx
 
 from opsknight.components.incidents import live_indicator, status_badge, urgency_badge
 from opsknight.components.layout import signed_in
-from opsknight.state import feed
 from opsknight.state.auth import AuthState
 from opsknight.state.incident import IncidentState as S
 
@@ -200,7 +199,6 @@ def _body() -> rx.Component:
 @signed_in
 def incident_page() -> rx.Component:
     return rx.box(
-        feed.watcher(S.on_feed),
         rx.window_event_listener(on_visibility_change=S.on_visibility),
         rx.cond(
             S.missing != "",

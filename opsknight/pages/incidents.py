@@ -7,7 +7,6 @@ import reflex as rx
 
 from opsknight.components.incidents import live_indicator, shortcuts_dialog, status_badge, urgency_badge
 from opsknight.components.layout import signed_in
-from opsknight.state import feed
 from opsknight.state.auth import AuthState
 from opsknight.state.incidents import DashboardState as S
 
@@ -130,7 +129,6 @@ def _list() -> rx.Component:
 @signed_in
 def incidents_page() -> rx.Component:
     return rx.vstack(
-        feed.watcher(S.on_feed),
         rx.window_event_listener(on_visibility_change=S.on_visibility),
         rx.flex(
             rx.heading("Incidents", size="7", id="page-title"),

@@ -8,6 +8,7 @@ principal available as `actor()`. Handlers that need no sign-in (the login form)
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
@@ -34,6 +35,16 @@ def actor() -> Principal:
 
 
 log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def acting_as(principal: Principal):
+    """`actor()` for server-initiated work on a page (a live push), whose principal the caller checked."""
+    token = _ACTOR.set(principal)
+    try:
+        yield principal
+    finally:
+        _ACTOR.reset(token)
 
 
 def denied(state, handler_name: str, principal: Principal | None):

@@ -1,6 +1,6 @@
 """/incidents/[incident_id]: one incident, live — what every page, SMS, email and push links to.
 
-Loads only what the page shows (`admin.incident_views.get_incident`). Re-reads when the live feed names this
+Loads only what the page shows (`admin.incident_views.get_incident`). Re-reads when a live batch names this
 incident (or resyncs), when the tab comes back into view, and on every socket (re)connect.
 """
 
@@ -18,7 +18,7 @@ from opsknight.admin import AdminError, NotFound, incident_views
 from opsknight.admin import incidents as incident_admin
 from opsknight.db import session_scope
 from opsknight.permissions import Permission
-from opsknight.state import feed
+from opsknight.live.pages import LivePage
 from opsknight.state.auth import AuthState
 from opsknight.state.guard import actor, guarded
 from opsknight.state.incident_views import IncidentRow, act, incident_row, local, now, relative
@@ -97,7 +97,7 @@ def _choices(principal) -> dict[str, list[Choice]]:
     return choices
 
 
-class IncidentState(AuthState):
+class IncidentState(LivePage, AuthState):
     incident: IncidentRow = IncidentRow()
     missing: str = ""
     status_detail: str = ""
@@ -114,7 +114,6 @@ class IncidentState(AuthState):
     schedules: list[Choice] = []
     policies: list[Choice] = []
     open_incidents: list[Choice] = []
-    seen_version: int = -1
     loaded: bool = False
     updated_at: str = ""
     flash: bool = False
@@ -156,8 +155,7 @@ class IncidentState(AuthState):
     @rx.event
     @guarded(Permission.READ)
     async def load(self):
-        await feed.follow(self)
-        self.seen_version = (await self.get_state(feed.IncidentFeed)).version
+        self._follow_live()
         self.loaded, self.incident = False, IncidentRow()
         await self._reload()
         if self.can_act and not self.missing:
@@ -165,14 +163,8 @@ class IncidentState(AuthState):
             self.users, self.schedules, self.policies = choices["users"], choices["schedules"], choices["policies"]
             self.open_incidents = [c for c in choices["open"] if c.id != str(self.incident.id)]
 
-    @rx.event
-    @guarded(Permission.READ)
-    async def on_feed(self, version: int, changed: str):
-        if version <= self.seen_version or not self.loaded:
-            return
-        self.seen_version = version
-        ids = feed.changed_ids(changed)
-        if ids is None or self.incident.id in ids:
+    async def _on_live(self, version: int, changed: set[int] | None) -> None:
+        if self.loaded and (changed is None or self.incident.id in changed):
             await self._reload()
 
     @rx.event
@@ -187,7 +179,7 @@ class IncidentState(AuthState):
         self.notes_only = bool(on)
 
     async def _do(self, fn, *args, done: str):
-        toast = await act(fn, self.incident.id, *args, done=done)
+        toast, _ = await act(fn, self.incident.id, *args, done=done)
         await self._reload()
         return toast
 

@@ -77,16 +77,17 @@ def incident_row(row: dict[str, Any], time_zone: str, now: datetime, highlight: 
     )
 
 
-async def act(fn: Callable[..., Any], *args: Any, done: str) -> rx.event.EventSpec:
-    """Run an incident action as the checked actor, off the event loop; a toast says how it went."""
+async def act(fn: Callable[..., Any], *args: Any, done: str) -> tuple[rx.event.EventSpec, bool]:
+    """Run an incident action as the checked actor, off the event loop: (a toast saying how it went, whether it
+    was done — committed — by this call)."""
     principal = actor()
     try:
         await asyncio.to_thread(fn, principal, *args, via=VIA)
     except incident_admin.LostRace as exc:
-        return rx.toast.warning(exc.message)
+        return rx.toast.warning(exc.message), False
     except AdminError as exc:
-        return rx.toast.error(exc.message)
-    return rx.toast.success(done)
+        return rx.toast.error(exc.message), False
+    return rx.toast.success(done), True
 
 
 def now() -> datetime:

@@ -1,4 +1,9 @@
-"""Start the real app (production build, one port) once per run and drive it with Debian's Chromium."""
+"""Start the real app (production build, one port) once per run and drive it with Debian's Chromium.
+
+The app runs as in production on PostgreSQL + Redis: `opsknight serve` (several web worker processes sharing UI
+state in Redis), an `opsknight worker` and the `opsknight scheduler` — the live path across processes is what
+the dashboard tests check. (The embedded default's live path is checked by tests/integration/test_live_feed.py.)
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
-from tests.dbutil import services_required
+from tests.dbutil import fresh_pg_database, redis_available, services_required, skip_or_fail
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -21,6 +27,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 ADMIN_EMAIL = "admin@e2e.example.com"
 ADMIN_PASSWORD = "e2e-admin-password"
 ROOT = Path(__file__).resolve().parents[2]
+E2E_REDIS_URL = os.environ.get("OPSKNIGHT_E2E_REDIS_URL", "redis://127.0.0.1:6379/12")  # flushed by the run
+SCREENSHOTS = ROOT / "tests" / "e2e" / "screenshots"  # git-ignored: what each new page looks like, 1280 and 375 px
+_APP_ENV: dict[str, str] = {}  # the app's OPSKNIGHT_* settings, for run_cli
 
 
 def _free_port() -> int:
@@ -30,61 +39,81 @@ def _free_port() -> int:
 
 
 def _clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("OPSKNIGHT_")}
+    return {k: v for k, v in os.environ.items() if not k.startswith(("OPSKNIGHT_", "REFLEX_"))}
 
 
 @pytest.fixture(scope="session")
 def app_data_dir(tmp_path_factory) -> Path:
-    """The app's data directory: its SQLite database is there, so `run_cli` can add users and API keys."""
+    """The app's data directory (generated keys, logs)."""
     return tmp_path_factory.mktemp("e2e-data")
 
 
 def run_cli(data_dir: Path, *args: str) -> str:
     """Run an `opsknight` command against the app's database and return what it printed."""
-    env = _clean_env() | {"OPSKNIGHT_DATA_DIR": str(data_dir), "OPSKNIGHT_BCRYPT_ROUNDS": "4"}
+    env = _clean_env() | _APP_ENV | {"OPSKNIGHT_DATA_DIR": str(data_dir), "OPSKNIGHT_BCRYPT_ROUNDS": "4"}
     done = subprocess.run([str(Path(sys.executable).parent / "opsknight"), *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60, check=True)
     return done.stdout.strip()
 
 
+def _start(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    with open(log_path, "w") as log:
+        return subprocess.Popen([str(Path(sys.executable).parent / "opsknight"), *args], cwd=ROOT, env=env,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 @pytest.fixture(scope="session")
 def app_server(app_data_dir):
-    """The app as `make run` starts it: SQLite + in-process Redis + worker thread, with a bootstrap admin."""
+    """The app as in production: PostgreSQL + Redis, several web processes, a worker and the scheduler."""
+    if not redis_available(E2E_REDIS_URL):
+        skip_or_fail(f"Redis is not reachable at {E2E_REDIS_URL}")
+    redis.Redis.from_url(E2E_REDIS_URL).flushdb()
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     data_dir = app_data_dir
-    env = _clean_env()
     bin_dir = str(Path(sys.executable).parent)
-    env.update(
-        PATH=f"{bin_dir}:{env.get('PATH', '')}", REFLEX_USE_NPM="1", REFLEX_TELEMETRY_ENABLED="false",
-        OPSKNIGHT_PORT=str(port), OPSKNIGHT_BASE_URL=base_url, OPSKNIGHT_DATA_DIR=str(data_dir),
-        OPSKNIGHT_ADMIN_EMAIL=ADMIN_EMAIL, OPSKNIGHT_ADMIN_PASSWORD=ADMIN_PASSWORD, OPSKNIGHT_BCRYPT_ROUNDS="4",
-    )
-    log_path = data_dir / "server.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([str(Path(bin_dir) / "opsknight"), "serve", "--host", "127.0.0.1"], cwd=ROOT,
-                                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 600  # a first build on a cold npm cache takes minutes
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the app exited early:\n{log_path.read_text()[-4000:]}")
-            try:
-                if httpx.get(f"{base_url}/api/health", timeout=2).status_code == 200 and \
-                        httpx.get(f"{base_url}/login/", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the app did not start in time:\n{log_path.read_text()[-4000:]}")
-            time.sleep(1)
-        yield base_url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+    with fresh_pg_database("oke2e") as db_url:
+        _APP_ENV.update(OPSKNIGHT_DATABASE_URL=db_url, OPSKNIGHT_REDIS_URL=E2E_REDIS_URL)
+        env = _clean_env() | _APP_ENV
+        env.update(
+            PATH=f"{bin_dir}:{env.get('PATH', '')}", REFLEX_USE_NPM="1", REFLEX_TELEMETRY_ENABLED="false",
+            OPSKNIGHT_PORT=str(port), OPSKNIGHT_BASE_URL=base_url, OPSKNIGHT_DATA_DIR=str(data_dir),
+            OPSKNIGHT_ADMIN_EMAIL=ADMIN_EMAIL, OPSKNIGHT_ADMIN_PASSWORD=ADMIN_PASSWORD, OPSKNIGHT_BCRYPT_ROUNDS="4",
+        )
+        log_path = data_dir / "server.log"
+        procs = [_start(["serve", "--host", "127.0.0.1"], env, log_path)]
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            deadline = time.monotonic() + 600  # a first build on a cold npm cache takes minutes
+            while True:
+                if procs[0].poll() is not None:
+                    pytest.fail(f"the app exited early:\n{log_path.read_text()[-4000:]}")
+                try:
+                    if httpx.get(f"{base_url}/api/health", timeout=2).status_code == 200 and \
+                            httpx.get(f"{base_url}/login/", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail(f"the app did not start in time:\n{log_path.read_text()[-4000:]}")
+                time.sleep(1)
+            # Migrated by serve: now the worker (pages) and the scheduler (timers, the reconciler).
+            procs.append(_start(["worker"], env, data_dir / "worker.log"))
+            procs.append(_start(["scheduler"], env, data_dir / "scheduler.log"))
+            yield base_url
+        finally:
+            for proc in reversed(procs):
+                _stop(proc)
+            _APP_ENV.clear()
 
 
 @pytest.fixture(scope="session")

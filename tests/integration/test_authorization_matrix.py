@@ -146,7 +146,6 @@ HANDLER_MATRIX: dict[str, Permission | str] = {
     "LoginState.submit": guard.PUBLIC,
     # incidents: the dashboard, one incident, a new one by hand
     "DashboardState.load": READ,
-    "DashboardState.on_feed": READ,
     "DashboardState.on_visibility": READ,
     "DashboardState.set_filter": READ,
     "DashboardState.clear_filters": READ,
@@ -157,7 +156,6 @@ HANDLER_MATRIX: dict[str, Permission | str] = {
     "DashboardState.resolve": ACT,
     "DashboardState.bulk": ACT,
     "IncidentState.load": READ,
-    "IncidentState.on_feed": READ,
     "IncidentState.on_visibility": READ,
     "IncidentState.set_notes_only": READ,
     "IncidentState.acknowledge": ACT,

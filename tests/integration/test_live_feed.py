@@ -7,13 +7,7 @@ worker processes, where each tab's socket may live in another process than the o
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -24,54 +18,8 @@ from opsknight.db import session_scope
 from opsknight.models import Incident, Role
 from tests.factories import make_integration, make_service
 from tests.integration.conftest import rows
+from tests.live_server import BackendDidNotStart, start_backend, stop_backend
 from tests.reflex_client import Tab
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_backend(env_overrides: dict[str, str], log_path: Path, workers: int = 1):
-    """The app's backend only (no frontend build): `python -m opsknight.web_server run --env prod --backend-only`."""
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPSKNIGHT_", "REFLEX_"))}
-    bin_dir = str(Path(sys.executable).parent)
-    env.update(PATH=f"{bin_dir}:{env.get('PATH', '')}", REFLEX_USE_NPM="1", REFLEX_TELEMETRY_ENABLED="false",
-               OPSKNIGHT_PORT=str(port), OPSKNIGHT_BASE_URL=base, GRANIAN_WORKERS=str(workers),
-               REFLEX_BACKEND_ONLY="true",
-               OPSKNIGHT_BCRYPT_ROUNDS="4", **env_overrides)
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "opsknight.web_server", "run", "--env", "prod",
-                                 "--backend-only", "--backend-port", str(port), "--backend-host", "127.0.0.1"],
-                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop_backend(proc)
-            pytest.fail(f"the backend did not start:\n{log_path.read_text()[-4000:]}")
-        time.sleep(0.3)
-    return proc, base
-
-
-def stop_backend(proc) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    except ProcessLookupError:
-        pass
 
 
 @pytest.fixture(params=["embedded", "postgresql+redis, 3 web processes"])
@@ -92,7 +40,10 @@ def live_app(request, tmp_path, redis_url):
                                         password="pw-long-enough")
             cookies[name] = f"{SESSION_COOKIE}={accounts.create_session(db, user, days=1)}"
         token, _ = make_integration(db, make_service(db), "generic")
-    proc, base = start_backend(env, tmp_path / "server.log", workers)
+    try:
+        proc, base = start_backend(env, tmp_path / "server.log", workers)
+    except BackendDidNotStart as exc:
+        pytest.fail(f"the backend did not start:\n{exc}")
     try:
         yield base, cookies, token
     finally:
@@ -111,7 +62,7 @@ def test_a_webhook_and_an_acknowledgement_reach_every_open_dashboard(live_app):
     base, cookies, token = live_app
 
     async def scenario():
-        tabs = [Tab(base, "/incidents", cookies[name], DashboardState.on_feed) for name in ("ann", "bob", "vic")]
+        tabs = [Tab(base, "/incidents", cookies[name]) for name in ("ann", "bob", "vic")]
         await asyncio.gather(*(tab.open() for tab in tabs))
         await asyncio.gather(*(tab.wait_for(lambda t: t.var(DashboardState, "loaded")) for tab in tabs))
         sent = time.monotonic()
