@@ -8,7 +8,7 @@ export REFLEX_USE_NPM := 1
 export REFLEX_TELEMETRY_ENABLED := false
 export NEXT_TELEMETRY_DISABLED := 1
 
-.PHONY: run test test-fast bench-ingest bench-dispatch clean
+.PHONY: run test test-fast bench-ingest bench-dispatch bench-live clean
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "OpsKnight needs Python 3.11 or newer")'
@@ -39,6 +39,9 @@ bench-ingest: $(VENV)/.dev
 
 bench-dispatch: $(VENV)/.dev
 	$(BIN)/python bench/dispatch.py --timers
+
+bench-live: $(VENV)/.dev
+	$(BIN)/python bench/live.py
 
 clean:
 	rm -rf $(VENV) .web .states .data

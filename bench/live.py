@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("OPSKNIGHT_BCRYPT_ROUNDS", "4")
 
 from _http import Pool  # noqa: E402 - bench/ is the script's directory, first on sys.path
-from ingest import cpu_seconds, pct, pids_of  # noqa: E402
+from ingest import cpu_seconds, pct, pgbench, pids_of  # noqa: E402
 
 ADMIN_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -220,16 +220,22 @@ async def storm(tabs, pool: Pool, token: str, base: str, rate: int, seconds: flo
     return {"sent": sent, "latencies": latencies, "missed": missed, "health": health}
 
 
-async def run(args, db_url: str, workdir: Path) -> dict:
+async def run(args, db_url: str, db_name: str, workdir: Path) -> dict:
     from opsknight.state.incidents import DashboardState
     from tests.live_server import start_backend, stop_backend
     from tests.reflex_client import Tab
 
+    # The machine's baseline in the same run (it is shared and noisy): PostgreSQL's single-row INSERT rate.
+    engine = create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE bench_insert (id bigserial PRIMARY KEY, payload jsonb)"))
+    engine.dispose()
+    baseline = pgbench(db_name, 5, workdir)
     cookies, token = prepare(db_url, args.sessions, args.seed)
     env = {"OPSKNIGHT_DATABASE_URL": db_url, "OPSKNIGHT_REDIS_URL": REDIS_URL, "REFLEX_REDIS_URL": REDIS_URL,
            "OPSKNIGHT_EMBEDDED_WORKER": "false", "OPSKNIGHT_DATA_DIR": str(workdir), "OPSKNIGHT_LOG_LEVEL": "WARNING"}
     proc, base = start_backend(env, workdir / "server.log", workers=None)
-    result: dict = {}
+    result: dict = {"pgbench_insert_tps": round(baseline)}
     try:
         server_pids = pids_of(["-s", str(proc.pid)])
         result["web_processes"] = len(server_pids)
@@ -314,7 +320,7 @@ def main() -> None:
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{db_name}"'))
     try:
-        result = asyncio.run(run(args, db_url, workdir))
+        result = asyncio.run(run(args, db_url, db_name, workdir))
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
