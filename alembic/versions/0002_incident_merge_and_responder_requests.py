@@ -1,4 +1,5 @@
-"""Incident merge (incidents.merged_into_id) and responder requests (deliveries.responder_request).
+"""Incident merge (incidents.merged_into_id, and an index that leads a merged key to its target) and responder
+requests (deliveries.responder_request).
 
 Generated with autogenerate against PostgreSQL, reviewed by hand: batch mode so SQLite can add the foreign key,
 and a server default so existing deliveries read as ordinary escalation pages.
@@ -29,10 +30,14 @@ def upgrade() -> None:
         batch.add_column(sa.Column('merged_into_id', sa.Integer(), nullable=True))
         batch.create_foreign_key(op.f('fk_incidents_merged_into_id_incidents'), 'incidents', ['merged_into_id'],
                                  ['id'], ondelete='SET NULL')
+    op.create_index('ix_incidents_merged_dedup', 'incidents', ['service_id', 'dedup_key'], unique=False,
+                    postgresql_where=sa.text('merged_into_id IS NOT NULL'),
+                    sqlite_where=sa.text('merged_into_id IS NOT NULL'))
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    op.drop_index('ix_incidents_merged_dedup', table_name='incidents')
     with op.batch_alter_table('incidents') as batch:
         batch.drop_constraint(op.f('fk_incidents_merged_into_id_incidents'), type_='foreignkey')
         batch.drop_column('merged_into_id')

@@ -113,10 +113,14 @@ def normalize_address(kind: str, address: str, push_keys: PushKeys | None = None
 
 
 def display_address(contact: ContactMethod) -> str:
-    """What lists show: push endpoints are long capability URLs, so only their host."""
-    if contact.kind == "push":
-        return f"{urlsplit(contact.address).hostname} (browser)"
-    return contact.address
+    return display(contact.kind, contact.address)
+
+
+def display(kind: str, address: str) -> str:
+    """What lists show of an address: push endpoints are long capability URLs, so only their host."""
+    if kind == "push":
+        return f"{urlsplit(address).hostname} (browser)"
+    return address
 
 
 def contact_json(contact: ContactMethod) -> dict:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from opsknight.accounts import Principal
-from opsknight.admin import NotFound, authorize
+from opsknight.admin import NotFound, authorize, contacts
 from opsknight.models import Alert, Delivery, Incident, IncidentStatus, Note, Service, Team, TimelineEvent, User
 from opsknight.permissions import Permission
 
@@ -197,23 +197,25 @@ def timeline(db: Session, incident_id: int) -> list[dict[str, Any]]:
     """Timeline events and deliveries, oldest first. A delivery is one entry per page: channel, recipient (the
     person and the address used), and its outcome so far."""
     actor = aliased(User)
+    # The newest TIMELINE_SHOWN of each (a flapping incident's latest acknowledgements and pages matter most).
     events = db.exec(select(TimelineEvent, actor.name).join(actor, actor.id == TimelineEvent.actor_user_id,
                                                            isouter=True)
                      .where(TimelineEvent.incident_id == incident_id)
-                     .order_by(TimelineEvent.at, TimelineEvent.id).limit(TIMELINE_SHOWN)).all()
+                     .order_by(TimelineEvent.at.desc(), TimelineEvent.id.desc()).limit(TIMELINE_SHOWN)).all()
     person = aliased(User)
     deliveries = db.exec(select(Delivery, person.name).join(person, person.id == Delivery.user_id, isouter=True)
                          .where(Delivery.incident_id == incident_id)
-                         .order_by(Delivery.created_at, Delivery.id).limit(TIMELINE_SHOWN)).all()
+                         .order_by(Delivery.created_at.desc(), Delivery.id.desc()).limit(TIMELINE_SHOWN)).all()
     entries = [{"at": _iso(e.at), "kind": e.kind, "source": e.source, "message": e.message,
-                "actor_user_id": e.actor_user_id, "actor_name": name, "data": e.data or {}} for e, name in events]
-    for delivery, name in deliveries:
+                "actor_user_id": e.actor_user_id, "actor_name": name, "data": e.data or {}}
+               for e, name in reversed(events)]
+    for delivery, name in reversed(deliveries):
         at = delivery.sent_at or delivery.next_attempt_at or delivery.created_at
         outcome = delivery.status + (f": {delivery.error[:200]}" if delivery.error else "")
         entries.append({
             "at": _iso(at), "kind": "delivery", "source": delivery.channel,
-            "message": f"{delivery.channel} to {name or 'a removed user'} ({_masked(delivery.channel, delivery.target)})"
-                       f" — {outcome}",
+            "message": f"{delivery.channel} to {name or 'a removed user'} "
+                       f"({contacts.display(delivery.channel, delivery.target)}) — {outcome}",
             "actor_user_id": None, "actor_name": None,
             "data": {"delivery_id": delivery.id, "channel": delivery.channel, "user_id": delivery.user_id,
                      "status": delivery.status, "attempts": delivery.attempts,
@@ -221,13 +223,6 @@ def timeline(db: Session, incident_id: int) -> list[dict[str, Any]]:
         })
     entries.sort(key=lambda entry: entry["at"] or "")
     return entries
-
-
-def _masked(channel: str, target: str) -> str:
-    """Enough of an address to recognise it, not a push endpoint's secret URL."""
-    if channel == "push":
-        return "browser push"
-    return target if len(target) <= 64 else target[:61] + "..."
 
 
 def filter_choices(db: Session, actor: Principal | None) -> dict[str, list[tuple[int, str]]]:

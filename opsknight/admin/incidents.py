@@ -9,6 +9,7 @@ someone else did it first ("Ann acknowledged this 3 s ago").
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 from datetime import timedelta
@@ -16,9 +17,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
+from opsknight import broker
 from opsknight.accounts import Principal
 from opsknight.admin import Conflict, Invalid, NotFound, authorize, parse
-from opsknight.admin.fields import Input, storable
+from opsknight.admin.fields import MAX_ID, Id, Input, storable
 from opsknight.db import session_scope
 from opsknight.engine import actions, clock
 from opsknight.engine.ingest import Origin, ingest
@@ -37,16 +39,30 @@ class LostRace(Conflict):
     code = "already_done"
 
 
-def _run(actor: Principal | None, action, incident_id: int, via: str, **kwargs) -> None:
-    actor = authorize(actor, Permission.ACT_ON_INCIDENTS)
+@contextlib.contextmanager
+def _refusals():
+    """The engine's refusals as the admin layer's: LostRace, NotFound, Conflict."""
     try:
-        actions.perform(action, incident_id, user_id=actor.user_id, via=via, **kwargs)
+        yield
     except actions.AlreadyDone as exc:
         raise LostRace(str(exc)) from None
+    except actions.NotFoundError as exc:
+        raise NotFound(str(exc)) from None
     except actions.ActionError as exc:
-        if str(exc).startswith("No incident"):
-            raise NotFound(str(exc)) from None
         raise Conflict(str(exc)) from None
+
+
+def _checked(actor: Principal | None, incident_id: int) -> Principal:
+    actor = authorize(actor, Permission.ACT_ON_INCIDENTS)
+    if not 1 <= incident_id <= MAX_ID:  # beyond the id column: no such incident, not a database error
+        raise NotFound(f"No incident {incident_id}")
+    return actor
+
+
+def _run(actor: Principal | None, action, incident_id: int, via: str, **kwargs) -> None:
+    actor = _checked(actor, incident_id)
+    with _refusals():
+        actions.perform(action, incident_id, user_id=actor.user_id, via=via, **kwargs)
 
 
 def acknowledge(actor: Principal | None, incident_id: int, *, via: str) -> None:
@@ -76,7 +92,7 @@ def escalate(actor: Principal | None, incident_id: int, *, via: str) -> None:
 
 
 class ReassignIn(Input):
-    user_id: int = Field(ge=1, le=2**31 - 1)
+    user_id: Id
 
 
 def reassign(actor: Principal | None, incident_id: int, data: dict | ReassignIn, *, via: str) -> None:
@@ -86,7 +102,7 @@ def reassign(actor: Principal | None, incident_id: int, data: dict | ReassignIn,
 
 class ResponderIn(Input):
     target_type: Literal["user", "schedule", "escalation_policy"]
-    target_id: int = Field(ge=1, le=2**31 - 1)
+    target_id: Id
 
 
 def add_responders(actor: Principal | None, incident_id: int, data: dict | ResponderIn, *, via: str) -> None:
@@ -109,22 +125,17 @@ class NoteIn(Input):
 
 def add_note(actor: Principal | None, incident_id: int, data: dict | NoteIn, *, via: str) -> dict[str, Any]:
     body = parse(NoteIn, data)
-    actor = authorize(actor, Permission.ACT_ON_INCIDENTS)
-    try:
-        with session_scope() as db:
-            note = actions.add_note(db, incident_id, body=body.body, user_id=actor.user_id, via=via, now=clock.now())
-            answer = {"id": note.id, "incident_id": note.incident_id, "author_id": note.author_id, "body": note.body,
-                      "created_at": note.created_at.isoformat()}
-    except actions.ActionError as exc:
-        raise (NotFound if str(exc).startswith("No incident") else Conflict)(str(exc)) from None
-    from opsknight import broker
-
+    actor = _checked(actor, incident_id)
+    with _refusals(), session_scope() as db:
+        note = actions.add_note(db, incident_id, body=body.body, user_id=actor.user_id, via=via, now=clock.now())
+        answer = {"id": note.id, "incident_id": note.incident_id, "author_id": note.author_id, "body": note.body,
+                  "created_at": note.created_at.isoformat()}
     broker.publish_incidents_changed([incident_id])
     return answer
 
 
 class MergeIn(Input):
-    into_id: int = Field(ge=1, le=2**31 - 1)
+    into_id: Id
 
 
 def merge(actor: Principal | None, incident_id: int, data: dict | MergeIn, *, via: str) -> None:
@@ -137,7 +148,7 @@ class OpenIn(Input):
 
     model_config = {"extra": "ignore"}  # the REST body has always ignored unknown fields
 
-    service_id: int = Field(ge=1, le=2**31 - 1)
+    service_id: Id
     title: Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(storable)]
     severity: Literal["critical", "error", "warning", "info"] = Field(
         default="critical", description="Mapped to urgency like a monitor's alert: critical/error page as high")

@@ -3,9 +3,10 @@
 * ``user_id`` must be an active user; ``replaces_user_id`` must be someone in one of the schedule's rotations
   (else the override could never apply); ``end`` after ``start``.
 * Admins (``CONFIGURE``) add and remove any override. A responder (``TAKE_SHIFT``) adds or removes only
-  overrides whose ``user_id`` is the responder: taking a shift, whole or instead of a colleague, and one at most
-  ``MAX_SELF_OVERRIDE`` long (31 days) — a responder must not make themselves on call for a century, replacing
-  everyone. Admins are not bounded.
+  overrides whose ``user_id`` is the responder: taking a shift, whole or instead of a colleague — at most
+  ``MAX_SELF_OVERRIDE`` long (31 days) and ending within ``SELF_OVERRIDE_HORIZON`` (62 days) from now, so a
+  responder cannot make themselves on call for a century, replacing everyone, in one override or a chain of
+  them. Admins are not bounded.
 * Every change is in the audit log (``schedule.override.create`` / ``.delete``).
 """
 
@@ -26,6 +27,7 @@ from opsknight.permissions import Permission, allowed
 
 
 MAX_SELF_OVERRIDE = timedelta(days=31)
+SELF_OVERRIDE_HORIZON = timedelta(days=62)
 
 
 def _override_json(row: ScheduleOverride, users: dict[int, User]) -> dict[str, Any]:
@@ -69,9 +71,13 @@ def create_override(db: Session, actor: Principal | None, schedule_id: int,
     errors = []
     if body.end <= body.start:
         errors.append("end: must be after start")
-    elif body.end - body.start > MAX_SELF_OVERRIDE and not allowed(actor, Permission.CONFIGURE):
-        errors.append(f"end: a shift you take may last at most {MAX_SELF_OVERRIDE.days} days; ask an admin for "
-                      "a longer override")
+    elif not allowed(actor, Permission.CONFIGURE):
+        if body.end - body.start > MAX_SELF_OVERRIDE:
+            errors.append(f"end: a shift you take may last at most {MAX_SELF_OVERRIDE.days} days; ask an admin "
+                          "for a longer override")
+        elif body.end > clock.now() + SELF_OVERRIDE_HORIZON:
+            errors.append(f"end: a shift you take must end within {SELF_OVERRIDE_HORIZON.days} days from now; ask "
+                          "an admin for one further ahead")
     users = users_by_id(db, {body.user_id, body.replaces_user_id} - {None})
     user = users.get(body.user_id)
     if user is None:

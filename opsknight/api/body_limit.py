@@ -1,5 +1,5 @@
 """A bound on request bodies for the REST API and the provider callbacks (webhooks bound their own, see
-`webhooks.common.read_body`): 413 in the API's error shape, before a byte of an oversized declared body is read,
+`webhooks.admission.read_body`): 413 in the API's error shape, before a byte of an oversized declared body is read,
 and as soon as a streamed one passes the limit.
 """
 

@@ -156,9 +156,11 @@ def _redeem(token: str) -> tuple[int, str]:
             specs = actions.acknowledge(db, incident.id, user_id=principal.user_id, via=delivery.channel, now=now)
         except actions.ActionError as exc:  # acknowledged or resolved by someone else first: the link stays unused
             raise acks.AckLinkError(f"Incident #{number}: {exc}", status=409) from None
+    from opsknight import broker
     from opsknight.engine.jobs import enqueue_specs
 
     enqueue_specs(specs)
+    broker.publish_incidents_changed([delivery.incident_id])  # open pages show it at once
     return number, f"Incident #{number} acknowledged."
 
 
@@ -184,8 +186,8 @@ async def ack_link(token: str, request: Request) -> Response:
         _, message = await run_in_threadpool(_redeem, token)
     except acks.AckLinkError as exc:
         if "json" in request.headers.get("accept", ""):
-            return JSONResponse({"error": {"code": "invalid_link" if exc.status == 410 else "forbidden",
-                                           "message": str(exc), "fields": []}}, status_code=exc.status)
+            code = {403: "forbidden", 409: "already_done"}.get(exc.status, "invalid_link")
+            return JSONResponse({"error": {"code": code, "message": str(exc), "fields": []}}, status_code=exc.status)
         return _page("Link not usable", f"<h2>{html.escape(str(exc))}</h2>", status=exc.status)
     if "json" in request.headers.get("accept", ""):  # the push notification's action, from the service worker
         return JSONResponse({"status": "acknowledged", "message": message})

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 from datetime import datetime, timedelta
 
+from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -74,14 +75,20 @@ def redeem(db: Session, token: str, now: datetime) -> Delivery:
 
 
 def revoke_links_of(db: Session, user_id: int, now: datetime) -> int:
-    """End every acknowledge link sent to this user that may still be live (those of the last LIFETIME), inside
-    the caller's transaction. Returns how many were ended."""
-    ids = db.exec(select(Delivery.id).where(Delivery.user_id == user_id,
-                                            Delivery.created_at >= now - LIFETIME - timedelta(minutes=5))).all()
-    keys = [f"{_USED}{delivery_id}" for delivery_id in ids]
-    taken = set(db.exec(select(AppKV.key).where(AppKV.key.in_(keys))).all()) if keys else set()
-    for key in keys:
-        if key not in taken:
-            db.add(AppKV(key=key, value=REVOKED))
-    db.flush()
-    return len(keys) - len(taken)
+    """End every acknowledge link sent to this user that may still be live, inside the caller's transaction.
+    A link is signed when its page goes out, which may be long after the delivery row was written (a delayed
+    rule, pacing, retries): every delivery sent within LIFETIME, or not sent yet, counts. Returns how many were
+    ended."""
+    cutoff = now - LIFETIME - timedelta(minutes=5)
+    ids = db.exec(select(Delivery.id).where(Delivery.user_id == user_id, or_(
+        Delivery.sent_at >= cutoff, Delivery.sent_at.is_(None), Delivery.created_at >= cutoff))).all()
+    ended = 0
+    for delivery_id in ids:
+        try:  # one by one: a link redeemed at this very moment must not fail the disable
+            with db.begin_nested():
+                db.add(AppKV(key=f"{_USED}{delivery_id}", value=REVOKED))
+                db.flush()
+            ended += 1
+        except IntegrityError:
+            pass  # used already, or revoked before
+    return ended

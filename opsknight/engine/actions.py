@@ -40,10 +40,14 @@ class AlreadyDone(ActionError):
     """Someone else did this first; the message says who and when. Nothing changed."""
 
 
+class NotFoundError(ActionError):
+    """The incident, or a user, schedule or policy the action names, does not exist."""
+
+
 def _locked(db: Session, incident_id: int) -> Incident:
     incident = db.exec(select(Incident).where(Incident.id == incident_id).with_for_update()).first()
     if incident is None:
-        raise ActionError(f"No incident {incident_id}")
+        raise NotFoundError(f"No incident {incident_id}")
     return incident
 
 
@@ -187,7 +191,7 @@ def add_responders(db: Session, incident_id: int, *, target_type: str, target_id
     if target_type == "escalation_policy":
         policy = db.get(EscalationPolicy, target_id)
         if policy is None:
-            raise ActionError(f"No escalation policy {target_id}")
+            raise NotFoundError(f"No escalation policy {target_id}")
         from opsknight.engine.process import policy_snapshot
 
         snapshot = policy_snapshot(db, policy)
@@ -196,7 +200,7 @@ def add_responders(db: Session, incident_id: int, *, target_type: str, target_id
     elif target_type == "schedule":
         schedule = db.get(Schedule, target_id)
         if schedule is None:
-            raise ActionError(f"No schedule {target_id}")
+            raise NotFoundError(f"No schedule {target_id}")
         targets, label = [{"type": "schedule", "id": target_id}], f"schedule {schedule.name}"
     elif target_type == "user":
         targets, label = [{"type": "user", "id": target_id}], ""
@@ -208,8 +212,13 @@ def add_responders(db: Session, incident_id: int, *, target_type: str, target_id
     requests = db.exec(select(Delivery.id).where(Delivery.incident_id == incident.id,
                                                  Delivery.responder_request.is_(True))).all()
     tag = f"responder{len(requests)}-{int(now.timestamp())}"
-    jobs = dispatch.page_users(db, incident, users, now, tag, responder_request=True)
+    # Asked for help by a person: planned as high urgency whatever the incident's, so rules for high urgency
+    # only (the usual "SMS when it matters") reach them on a low-urgency incident too.
+    jobs = dispatch.page_users(db, incident, users, now, tag, responder_request=True, urgency=Urgency.HIGH)
     names = ", ".join(u.name for u in users)
+    if not jobs:
+        raise ActionError(f"Nobody could be paged: {names} {'has' if len(users) == 1 else 'have'} no usable "
+                          "contact method")
     timeline(db, incident.id, TimelineKind.RESPONDERS_ADDED, now,
              f"{_actor(db, user_id)} asked {names} to help" + (f" (via {label})" if label else ""),
              {"user_ids": [u.id for u in users], "target": {"type": target_type, "id": target_id}},
@@ -221,7 +230,8 @@ def add_responders(db: Session, incident_id: int, *, target_type: str, target_id
 
 def change_urgency(db: Session, incident_id: int, *, urgency: str, user_id: int | None, via: str,
                    now: datetime) -> list[JobSpec]:
-    """Set the urgency. A triggered incident that did not escalate at low urgency starts its step timer now."""
+    """Set the urgency. Raised on a triggered incident, the current step is paged again as high urgency, and the
+    step timer starts if low urgency did not escalate."""
     if urgency not in (Urgency.HIGH, Urgency.LOW):
         raise ActionError("Urgency is high or low")
     incident = _locked(db, incident_id)
@@ -233,16 +243,20 @@ def change_urgency(db: Session, incident_id: int, *, urgency: str, user_id: int 
     timeline(db, incident.id, TimelineKind.URGENCY_CHANGED, now,
              f"Urgency changed from {before} to {urgency} by {_actor(db, user_id)}", {"from": before, "to": urgency},
              actor_user_id=user_id, source=via)
-    jobs = []
-    snapshot = incident.escalation_policy_snapshot
-    if incident.status == IncidentStatus.TRIGGERED and snapshot:
-        position = escalation.Position(incident.escalation_step, incident.escalation_repeat)
-        due = escalation.escalation_due(snapshot, position, urgency, now)
-        if due is None or incident.next_escalation_at is None:  # stops escalating, or starts to
-            incident.next_escalation_at = due
-            if due is not None:
-                jobs.append(dispatch.escalate_job(incident))
     db.add(incident)
+    snapshot = incident.escalation_policy_snapshot
+    if urgency != Urgency.HIGH or incident.status != IncidentStatus.TRIGGERED or not escalation.steps(snapshot or {}):
+        return []  # lowering it leaves the timer be: the escalate job applies the new urgency when it fires
+    # Raised while triggered: the current step's people got only what their low-urgency rules send (perhaps
+    # nothing). Page them as high urgency now, and start escalating if low urgency did not.
+    position = escalation.Position(incident.escalation_step, incident.escalation_repeat)
+    users = dispatch.resolve_targets(db, escalation.step_targets(snapshot, position), now)
+    tag = f"s{position.step}r{position.repeat}-high{int(now.timestamp())}"
+    jobs = dispatch.page_users(db, incident, users, now, tag)
+    if incident.next_escalation_at is None:
+        incident.next_escalation_at = escalation.escalation_due(snapshot, position, urgency, now)
+        if incident.next_escalation_at is not None:
+            jobs.append(dispatch.escalate_job(incident))
     return jobs
 
 
@@ -252,7 +266,7 @@ def add_note(db: Session, incident_id: int, *, body: str, user_id: int | None, v
     if not body or len(body) > MAX_NOTE:
         raise ActionError(f"A note has 1 to {MAX_NOTE} characters")
     if db.get(Incident, incident_id) is None:
-        raise ActionError(f"No incident {incident_id}")
+        raise NotFoundError(f"No incident {incident_id}")
     note = Note(incident_id=incident_id, author_id=user_id, body=body, created_at=now)
     db.add(note)
     timeline(db, incident_id, TimelineKind.NOTE, now, f"Note by {_actor(db, user_id)}: {body[:500]}",

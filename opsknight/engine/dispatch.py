@@ -114,19 +114,20 @@ def _plan_for(db: Session, user: User, urgency: str, now: datetime) -> list[noti
 
 
 def page_users(db: Session, incident: Incident, users: list[User], now: datetime, tag: str,
-               responder_request: bool = False) -> list[JobSpec]:
+               responder_request: bool = False, urgency: str | None = None) -> list[JobSpec]:
     """Write the deliveries for `users` at this point of the escalation; returns their send jobs.
 
     `tag` names the occasion inside the idempotency key (step and repeat, a reassignment, a responder request),
     so the same occasion never writes a delivery twice, however often the job runs. A `responder_request` page
-    goes out while the incident is open, acknowledged or not (see `claim`).
+    goes out while the incident is open, acknowledged or not (see `claim`). `urgency` plans the pages for another
+    urgency than the incident's (a responder request is always high).
     """
     jobs, summary = [], []
     contacts = {c.id: c for c in db.exec(select(ContactMethod).where(
         ContactMethod.user_id.in_([u.id for u in users] or [-1])))}
     for user in users:
         try:
-            sends = _plan_for(db, user, incident.urgency, now)
+            sends = _plan_for(db, user, urgency or incident.urgency, now)
         except Exception as exc:  # one person's broken settings must not stop the others' pages
             log.exception("cannot plan pages for user %s", user.id)
             sends = []

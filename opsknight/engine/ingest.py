@@ -61,6 +61,18 @@ SELECT_OPEN = (
            INCIDENTS.c.dedup_key.in_(bindparam("keys", expanding=True)), OPEN_INCIDENT)
     .order_by(INCIDENTS.c.id)
     .with_for_update())
+# Alerts for the key of an incident that was merged into another one go to that one while it is open: a monitor
+# keeps sending its key (Alertmanager repeats, then resolves), and a merge must not be undone by the next repeat.
+_SOURCE, _TARGET = INCIDENTS.alias("merged_source"), INCIDENTS.alias("merge_target")
+SELECT_MERGED = (
+    select(_SOURCE.c.dedup_key.label("alias_key"), *[_TARGET.c[k] for k in LOADED])
+    .join(_TARGET, _TARGET.c.id == _SOURCE.c.merged_into_id)
+    # Literal predicates, as above: they match the partial index ix_incidents_merged_dedup.
+    .where(_SOURCE.c.service_id == bindparam("service_id"), _SOURCE.c.dedup_key.in_(bindparam("keys", expanding=True)),
+           literal_column("merged_source.merged_into_id").isnot(None),
+           literal_column("merge_target.status") != literal_column("'resolved'"))
+    .order_by(_SOURCE.c.id.desc())
+    .with_for_update(of=_TARGET))
 UPDATE_KNOWN = (update(INCIDENTS).where(INCIDENTS.c.id == bindparam("key_id"))
                 .values({k: bindparam(f"new_{k}") for k in MUTABLE}))
 INSERT_INCIDENTS = insert(INCIDENTS).returning(INCIDENTS.c.id, INCIDENTS.c.number, sort_by_parameter_order=True)
@@ -134,9 +146,19 @@ def service_for_ingest(db: Session, service_id: int) -> SimpleNamespace:
 
 
 def open_incidents(db: Session, service_id: int, dedup_keys: list[str]) -> dict[str, SimpleNamespace]:
-    """The service's open incidents for these keys, row-locked, by key (marked `known`)."""
-    rows = db.connection().execute(SELECT_OPEN, {"service_id": service_id, "keys": dedup_keys}).all()
-    return {row.dedup_key: SimpleNamespace(**row._mapping, known=True) for row in rows}
+    """The service's open incidents for these keys, row-locked, by key (marked `known`). A key with no open
+    incident of its own, whose last incident was merged into one that is still open, maps to that one."""
+    conn = db.connection()
+    rows = conn.execute(SELECT_OPEN, {"service_id": service_id, "keys": dedup_keys}).all()
+    known = {row.dedup_key: SimpleNamespace(**row._mapping, known=True) for row in rows}
+    missing = [key for key in dedup_keys if key not in known]
+    if missing:
+        by_id = {incident.id: incident for incident in known.values()}
+        for row in conn.execute(SELECT_MERGED, {"service_id": service_id, "keys": missing}).all():
+            fields = {k: v for k, v in row._mapping.items() if k != "alias_key"}
+            target = by_id.setdefault(row.id, SimpleNamespace(**fields, known=True))  # one object per incident
+            known.setdefault(row.alias_key, target)
+    return known
 
 
 def _update_known(db: Session, applied: list) -> None:
@@ -175,7 +197,8 @@ def _insert_new(db: Session, created: dict[str, SimpleNamespace]) -> None:
         record.id, record.number = incident_id, number
 
 
-def _apply(incident: SimpleNamespace, alert: NormalizedAlert, source: str, is_new: bool, now: datetime) -> tuple[str, str, str]:
+def _apply(incident: SimpleNamespace, alert: NormalizedAlert, source: str, is_new: bool,
+           now: datetime) -> tuple[str, str, str]:
     """Apply one alert to an incident in memory. Returns (outcome, timeline kind, timeline message)."""
     incident.alert_count += 1
     incident.last_alert_at = incident.updated_at = now
@@ -183,6 +206,9 @@ def _apply(incident: SimpleNamespace, alert: NormalizedAlert, source: str, is_ne
         return "created", TimelineKind.TRIGGERED, f"Triggered by {source}: {alert.summary}"
     if alert.action == Action.TRIGGER:
         return "attached", TimelineKind.ALERT, f"Alert from {source}: {alert.summary}"
+    if alert.dedup_key != incident.dedup_key:  # for an incident merged into this one: it holds other alerts too
+        return "attached", TimelineKind.ALERT, (f"{alert.action.capitalize()} from {source} for {alert.dedup_key!r}, "
+                                                f"merged into this incident (which stays as it is): {alert.summary}")
     if alert.action == Action.ACKNOWLEDGE and incident.status == IncidentStatus.TRIGGERED:
         incident.status = IncidentStatus.ACKNOWLEDGED
         incident.acknowledged_at, incident.acknowledged_via = now, source

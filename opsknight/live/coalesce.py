@@ -39,10 +39,15 @@ class Coalescer:
         return min(resync, max(self.first_at + FIRST_DELAY, self.last_sent + MIN_INTERVAL))
 
     def take(self, now: float) -> list[int] | None:
-        """The ids of the update due now ([] = resync: anything may have changed), or None if none is due."""
+        """The ids of the update due now ([] = resync: anything may have changed), or None if none is due.
+        A resync goes out every RESYNC_EVERY even while changes keep flowing: it is what catches up a page that
+        missed a batch (a failed push, a relay that changed hands)."""
         if now < self.due_at():
             return None
-        ids = [] if self.overflow or self.first_at is None else sorted(self.pending)
+        resync = self.last_resync + RESYNC_EVERY <= now
+        ids = [] if resync or self.overflow or self.first_at is None else sorted(self.pending)
         self.pending, self.overflow, self.first_at = set(), False, None
-        self.last_sent = self.last_resync = now
+        self.last_sent = now
+        if not ids:
+            self.last_resync = now
         return ids

@@ -87,10 +87,12 @@ async def push(app, version: int, changed: set[int] | None) -> int:
                     await page._on_live(version, changed)
                 return True
 
-    outcomes = await asyncio.gather(*(one(t, c) for t, c in list(_pages.items())), return_exceptions=True)
-    for outcome in outcomes:
-        if isinstance(outcome, Exception):
+    following = list(_pages.items())
+    outcomes = await asyncio.gather(*(one(t, c) for t, c in following), return_exceptions=True)
+    for (token, _), outcome in zip(following, outcomes):
+        if isinstance(outcome, Exception):  # stop pushing to it; it follows again when it reloads or reconnects
             log.warning("live push failed for a page: %s: %s", type(outcome).__name__, outcome)
+            _pages.pop(token, None)
     return sum(1 for outcome in outcomes if outcome is True)
 
 

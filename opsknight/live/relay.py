@@ -75,6 +75,7 @@ async def _lead(client: redis.asyncio.Redis, me: str) -> None:
     coalescer = Coalescer(last_resync=time.monotonic())
     pubsub = client.pubsub(ignore_subscribe_messages=True)
     await pubsub.subscribe(broker.INCIDENTS_CHANNEL)
+    await publish(client, [])  # a new relay does not know what the last one missed: every page re-reads
     renewed = time.monotonic()
     try:
         while True:

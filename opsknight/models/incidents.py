@@ -85,6 +85,13 @@ class Incident(SQLModel, table=True):
         ),
         sa.Index("ix_incidents_status_created_at", "status", "created_at"),  # dashboard feed
         sa.Index("ix_incidents_service_created_at", "service_id", "created_at"),  # a service's history
+        sa.Index(  # ingest: the key of a merged incident leads to the incident it was merged into
+            "ix_incidents_merged_dedup",
+            "service_id",
+            "dedup_key",
+            postgresql_where=sa.text("merged_into_id IS NOT NULL"),
+            sqlite_where=sa.text("merged_into_id IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

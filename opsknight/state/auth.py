@@ -16,6 +16,7 @@ import reflex as rx
 from opsknight import accounts, routes
 from opsknight.api.session import SESSION_COOKIE
 from opsknight.db import session_scope
+from opsknight.permissions import ROLE_RANK, RULES, Permission
 from opsknight.state.guard import public
 
 
@@ -64,7 +65,7 @@ class AuthState(rx.State):
     @rx.var
     def can_act(self) -> bool:
         """Shows the action buttons; the handlers check the permission themselves."""
-        return self.user_role in ("responder", "admin")
+        return ROLE_RANK.get(self.user_role, -1) >= ROLE_RANK[RULES[Permission.ACT_ON_INCIDENTS][0]]
 
     def _clear(self) -> None:
         self.user_name = self.user_email = self.user_role = ""

@@ -21,8 +21,7 @@ from opsknight.permissions import Permission
 from opsknight.live.pages import LivePage
 from opsknight.state.auth import AuthState
 from opsknight.state.guard import actor, guarded
-from opsknight.state.incident_views import IncidentRow, act, incident_row, local, now, relative
-from opsknight.state.incidents import Choice
+from opsknight.state.incident_views import Choice, IncidentRow, act, choices, incident_row, local, now, relative
 
 _ID = re.compile(r"[1-9][0-9]{0,9}")
 RAW_SHOWN = 20_000  # characters of a raw payload the page carries (the API has it whole)
@@ -88,13 +87,11 @@ def _load(principal, incident_id: int) -> dict[str, Any]:
         return incident_views.get_incident(db, principal, incident_id)
 
 
-def _choices(principal) -> dict[str, list[Choice]]:
+def _merge_targets(principal) -> list[Choice]:
     with session_scope() as db:
-        found = incident_views.filter_choices(db, principal)
-        targets = incident_views.list_incidents(db, principal, incident_views.IncidentFilter(view="open"), limit=200)
-    choices = {kind: [Choice(str(i), name) for i, name in pairs] for kind, pairs in found.items()}
-    choices["open"] = [Choice(str(r["id"]), f"#{r['number']} {r['title'][:80]}") for r in targets.rows]
-    return choices
+        found = incident_views.list_incidents(db, principal, incident_views.IncidentFilter(view="open"), limit=200,
+                                              with_counts=False)
+    return [Choice(str(r["id"]), f"#{r['number']} {r['title'][:80]}") for r in found.rows]
 
 
 class IncidentState(LivePage, AuthState):
@@ -159,9 +156,10 @@ class IncidentState(LivePage, AuthState):
         self.loaded, self.incident = False, IncidentRow()
         await self._reload()
         if self.can_act and not self.missing:
-            choices = await asyncio.to_thread(_choices, actor())
-            self.users, self.schedules, self.policies = choices["users"], choices["schedules"], choices["policies"]
-            self.open_incidents = [c for c in choices["open"] if c.id != str(self.incident.id)]
+            found = await asyncio.to_thread(choices, actor())
+            self.users, self.schedules, self.policies = found["users"], found["schedules"], found["policies"]
+            targets = await asyncio.to_thread(_merge_targets, actor())
+            self.open_incidents = [c for c in targets if c.id != str(self.incident.id)]
 
     async def _on_live(self, version: int, changed: set[int] | None) -> None:
         if self.loaded and (changed is None or self.incident.id in changed):

@@ -9,18 +9,10 @@ import reflex as rx
 
 from opsknight.admin import AdminError
 from opsknight.admin import incidents as incident_admin
-from opsknight.db import session_scope
-from opsknight.admin import incident_views
 from opsknight.permissions import Permission
 from opsknight.state.auth import AuthState
 from opsknight.state.guard import actor, guarded
-from opsknight.state.incident_views import VIA
-from opsknight.state.incidents import Choice
-
-
-def _services(principal) -> list[Choice]:
-    with session_scope() as db:
-        return [Choice(str(i), name) for i, name in incident_views.filter_choices(db, principal)["services"]]
+from opsknight.state.incident_views import VIA, Choice, choices
 
 
 class NewIncidentState(AuthState):
@@ -31,7 +23,7 @@ class NewIncidentState(AuthState):
     @rx.event
     @guarded(Permission.READ)
     async def load(self):
-        self.services, self.error = await asyncio.to_thread(_services, actor()), ""
+        self.services, self.error = (await asyncio.to_thread(choices, actor()))["services"], ""
 
     @rx.event
     @guarded(Permission.ACT_ON_INCIDENTS)

@@ -13,12 +13,26 @@ from zoneinfo import ZoneInfo
 
 import reflex as rx
 
-from opsknight.admin import AdminError
+from opsknight.admin import AdminError, incident_views
 from opsknight.admin import incidents as incident_admin
+from opsknight.db import session_scope
 from opsknight.engine import actions, clock
 from opsknight.state.guard import actor
 
 VIA = "web"
+
+
+@dataclasses.dataclass
+class Choice:
+    id: str = ""
+    name: str = ""
+
+
+def choices(principal) -> dict[str, list[Choice]]:
+    """What filters and forms offer: services, teams, users, schedules, policies (see `filter_choices`)."""
+    with session_scope() as db:
+        found = incident_views.filter_choices(db, principal)
+    return {kind: [Choice(str(i), name) for i, name in pairs] for kind, pairs in found.items()}
 
 
 @dataclasses.dataclass

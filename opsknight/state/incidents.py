@@ -13,29 +13,17 @@ import dataclasses
 
 import reflex as rx
 
-from opsknight.admin import incident_views
+from opsknight.admin import AdminError, incident_views
 from opsknight.admin import incidents as incident_admin
 from opsknight.db import session_scope
 from opsknight.permissions import Permission
 from opsknight.live.pages import LivePage
 from opsknight.state.auth import AuthState
 from opsknight.state.guard import actor, guarded
-from opsknight.state.incident_views import IncidentRow, act, incident_row, local, now
+from opsknight.state.incident_views import VIA, Choice, IncidentRow, act, choices, incident_row, local, now
 
 PAGE = 50
 MAX_SHOWN = incident_views.MAX_LIMIT
-
-
-@dataclasses.dataclass
-class Choice:
-    id: str = ""
-    name: str = ""
-
-
-def _choices(principal) -> dict[str, list[Choice]]:
-    with session_scope() as db:
-        found = incident_views.filter_choices(db, principal)
-    return {kind: [Choice(str(i), name) for i, name in pairs] for kind, pairs in found.items()}
 
 
 def _page(principal, flt: incident_views.IncidentFilter, limit: int,
@@ -114,8 +102,8 @@ class DashboardState(LivePage, AuthState):
     async def load(self):
         """On load and on every socket (re)connect: follow live changes, then read the view afresh."""
         self._follow_live()
-        choices = await asyncio.to_thread(_choices, actor())
-        self.services, self.teams = choices["services"], choices["teams"]
+        found = await asyncio.to_thread(choices, actor())
+        self.services, self.teams = found["services"], found["teams"]
         self.loaded = False
         await self._refresh()
 
@@ -209,10 +197,10 @@ class DashboardState(LivePage, AuthState):
             nonlocal done
             for incident_id in ids:
                 try:
-                    fn(principal, incident_id, *extra, via="web")
+                    fn(principal, incident_id, *extra, via=VIA)
                     done += 1
-                except Exception as exc:  # noqa: BLE001 - one refusal must not stop the rest; each is reported
-                    skipped.append(getattr(exc, "message", str(exc)))
+                except AdminError as exc:  # one refusal must not stop the rest; each is counted
+                    skipped.append(exc.message)
 
         await asyncio.to_thread(run_all)
         self.selected = []

@@ -58,6 +58,43 @@ def test_disabling_a_user_kills_their_acknowledge_links_for_good(client, session
     assert incident.status == "acknowledged" and incident.acknowledged_by_id == eve.id
 
 
+def test_disabling_ends_the_link_of_a_page_written_long_ago_and_sent_just_now(client, session, incident):
+    """A delayed rule (or pacing, or retries) sends a page long after its row was written; its link is signed when
+    it goes out, so it lives 24 h from then."""
+    from datetime import timedelta
+
+    admin = accounts.create_user(session, email="root@example.com", name="Root", role=Role.ADMIN, password="pw-long-enough")
+    eve = accounts.create_user(session, email="eve@example.com", name="Eve", password="pw-long-enough")
+    delivery = Delivery(incident_id=incident.id, user_id=eve.id, channel="email", target="eve@example.com",
+                        idempotency_key="delayed", created_at=clock.now() - timedelta(days=2), sent_at=clock.now())
+    session.add(delivery)
+    session.commit()
+    link = f"/api/ack/{acks.make_token(delivery.id, clock.now())}"
+    users_admin.disable_user(session, accounts.principal_for_user(admin), eve.id)
+    session.commit()
+    assert client.post(link).status_code == 410
+    session.refresh(incident)
+    assert incident.status == "triggered"
+
+
+def test_an_acknowledge_link_tells_open_pages(client, session, incident, redis_url):
+    import redis
+
+    from opsknight.broker import INCIDENTS_CHANNEL
+
+    eve = accounts.create_user(session, email="eve@example.com", name="Eve", password="pw-long-enough")
+    session.commit()
+    link = _link(session, incident, eve.id)
+    listener = redis.Redis.from_url(redis_url).pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(INCIDENTS_CHANNEL)
+    assert client.post(link).status_code == 200
+    deadline, message = time.monotonic() + 5, None
+    while message is None and time.monotonic() < deadline:
+        message = listener.get_message(timeout=1)
+    assert message is not None and str(incident.id) in message["data"].decode().split(",")
+    listener.close()
+
+
 @pytest.mark.parametrize("token", ["1.2.é", "1.2.\u2603", "1.9999999999.x", "a.b.c", "1.2", "٣.1.x",
                                    "9" * 5000 + ".1.x", "1.1.1.1"])
 def test_an_odd_acknowledge_token_is_a_4xx(client, incident, token):

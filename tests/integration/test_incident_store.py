@@ -211,17 +211,57 @@ def test_a_responder_request_is_dropped_once_the_incident_is_resolved(session, w
     assert twilio.take() == []
 
 
-def test_urgency_low_to_high_starts_escalating(session, world, twilio):
-    incident_id = world["ids"]["Disk 85% on es-3"]  # low urgency, triggered: Ann paged, no timer (low)
+def test_raising_the_urgency_pages_the_current_step_as_high_now_and_starts_escalating(session, world, twilio):
+    incident_id = world["ids"]["Disk 85% on es-3"]  # low urgency: Ann's rule is high only, so nobody was paged
     incident = rows(Incident, Incident.id == incident_id)[0]
     assert incident.urgency == "low"
     incidents.change_urgency(world["as_ann"], incident_id, {"urgency": "high"}, via="web")
+    tick(timedelta(seconds=65))  # Ann got SMS pages a moment ago: pacing holds the next for its window
+    [page] = twilio.expect(1)
+    assert page.form["To"] == "+15551230001" and "Disk 85%" in page.form["Body"]
     incident = rows(Incident, Incident.id == incident_id)[0]
-    assert incident.urgency == "high" and incident.next_escalation_at is not None
+    assert incident.urgency == "high" and incident.next_escalation_at is not None  # escalating
     with pytest.raises(incidents.LostRace, match="high already"):
         incidents.change_urgency(world["as_ann"], incident_id, {"urgency": "high"}, via="web")
     tick(timedelta(minutes=5, seconds=5))
-    assert [r.form["To"] for r in twilio.expect(1)] == ["+15551230002"]  # step 2: Bob
+    assert "+15551230002" in {r.form["To"] for r in twilio.take()}  # step 2: Bob (with others, bundled)
+    incident = rows(Incident, Incident.id == incident_id)[0]
+    assert incident.escalation_step == 1
+
+
+def test_add_responder_plans_a_high_urgency_page_and_says_when_nobody_can_be_reached(session, world, twilio):
+    incident_id = world["ids"]["Refund queue slow"]  # low urgency
+    eve = person(session, "Eve", "+15551230005")  # her only rule is for high urgency
+    incidents.add_responders(world["as_ann"], incident_id, {"target_type": "user", "target_id": eve}, via="web")
+    drain()
+    assert [r.form["To"] for r in twilio.expect(1)] == ["+15551230005"]
+    mute = accounts.create_user(session, email="mute@example.com", name="Mute", password="pw-long-enough")
+    session.commit()
+    with pytest.raises(Conflict, match="Nobody could be paged: Mute has no usable contact method"):
+        incidents.add_responders(world["as_ann"], incident_id, {"target_type": "user", "target_id": mute.id},
+                                 via="web")
+
+
+def test_unknown_ids_are_404_whatever_their_size(session, world):
+    from opsknight.admin import NotFound
+
+    for incident_id in (999_999, 2**31, 10**12):
+        with pytest.raises(NotFound):
+            incidents.acknowledge(world["as_ann"], incident_id, via="web")
+    for kind in ("schedule", "escalation_policy"):
+        with pytest.raises(NotFound):
+            incidents.add_responders(world["as_ann"], world["ids"]["Refund queue slow"],
+                                     {"target_type": kind, "target_id": 999_999}, via="web")
+
+
+def test_the_timeline_keeps_the_newest_entries_of_a_long_incident(session, world, monkeypatch):
+    monkeypatch.setattr(incident_views, "TIMELINE_SHOWN", 5)
+    incident_id = world["ids"]["Card payments failing"]
+    for n in range(8):
+        incidents.add_note(world["as_ann"], incident_id, {"body": f"note {n}"}, via="web")
+    with db.session_scope() as s:
+        notes = [e["message"] for e in incident_views.timeline(s, incident_id) if e["kind"] == "note"]
+    assert notes[-1].endswith("note 7") and not any(m.endswith("note 0") for m in notes)
 
 
 def test_merge_moves_the_alerts_and_resolves_the_source_on_both_timelines(client, session, world):
@@ -238,6 +278,17 @@ def test_merge_moves_the_alerts_and_resolves_the_source_on_both_timelines(client
     assert merged_from["merged_into"] == {"id": target_id, "number": target.number}
     assert any(f"Merged into #{target.number}" in e["message"] for e in merged_from["timeline"])
     assert any(e["kind"] == "merged" and f"#{source.number}" in e["message"] for e in merged_to["timeline"])
+    # The monitor keeps sending the merged incident's key: its repeats join the target, its resolve leaves the
+    # target open (it holds other alerts); no new incident is opened and nobody is paged again.
+    before = len(rows(Incident))
+    trigger(client, world["tokens"]["checkout"], summary="Checkout 502s", dedup_key="Checkout 502s")
+    client.post("/api/webhooks/generic", headers={"Authorization": f"Bearer {world['tokens']['checkout']}"},
+                json={"summary": "Checkout 502s", "dedup_key": "Checkout 502s", "action": "resolve"})
+    target = rows(Incident, Incident.id == target_id)[0]
+    assert len(rows(Incident)) == before and target.status == "triggered" and target.alert_count == 5
+    incidents.resolve(world["as_ann"], target_id, via="web")
+    trigger(client, world["tokens"]["checkout"], summary="Checkout 502s", dedup_key="Checkout 502s")
+    assert len(rows(Incident)) == before + 1  # the target is over: the key opens a new incident again
     with pytest.raises(Conflict, match="resolved: merge into an open incident"):
         incidents.merge(world["as_ann"], world["ids"]["Refund queue slow"], {"into_id": world["ids"]["Reindex stuck"]},
                         via="web")

@@ -3,7 +3,7 @@ them, the preview (which must agree with /final once saved), /api/v1/oncall, and
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import select
@@ -349,7 +349,13 @@ def test_a_responder_may_take_a_shift_of_at_most_31_days_an_admin_any(client, se
     assert any("31 days" in f for f in refused.json()["error"]["fields"])
     assert client.post(url, headers=as_bob, json={"user_id": bob.id, **century}).status_code == 400
     assert client.post(url, headers=admin, json={"user_id": ada.id, **century}).status_code == 201
-    assert len(rows(ScheduleOverride)) == 2
+    # Nor a chain of short ones far ahead: a shift Bob takes must end within 62 days from now.
+    start = clock.now() + timedelta(days=70)
+    far = {"start": start.isoformat(), "end": (start + timedelta(days=1)).isoformat()}
+    refused = client.post(url, headers=as_bob, json={"user_id": bob.id, **far})
+    assert refused.status_code == 400 and any("62 days" in f for f in refused.json()["error"]["fields"])
+    assert client.post(url, headers=admin, json={"user_id": ada.id, **far}).status_code == 201
+    assert len(rows(ScheduleOverride)) == 3
 
 
 # --- audit ---------------------------------------------------------------------------------------------------------

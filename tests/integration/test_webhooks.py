@@ -362,6 +362,34 @@ def test_database_down_is_503_with_retry_after(client, session, service, monkeyp
     assert response.json()["error"]["code"] == "unavailable"
 
 
+def test_a_made_up_token_is_looked_up_once_and_then_refused_from_memory(client, session, service):
+    from sqlalchemy import event
+
+    statements = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine(), "before_cursor_execute", listener)
+    try:
+        for _ in range(5):
+            response = post(client, "generic", {"summary": "x"}, "okt_made-up-token-aaaaaaaaaaaaaaaaa")
+            assert response.status_code == 401
+    finally:
+        event.remove(db.engine(), "before_cursor_execute", listener)
+    assert len([s for s in statements if "integrations" in s]) == 1
+    assert _nothing_stored()
+
+
+def test_a_flood_of_lookups_is_shed_but_a_known_token_goes_in(client, session, service, monkeypatch):
+    from opsknight.api.webhooks import admission
+
+    token = _token(session, service, "generic")
+    assert post(client, "generic", {"summary": "seen once"}, token).status_code == 202  # now a known token
+    monkeypatch.setattr(admission, "MAX_WAITING_LOOKUPS", 0)  # as if 256 lookups of made-up tokens were waiting
+    shed = post(client, "generic", {"summary": "x"}, "okt_made-up-token-bbbbbbbbbbbbbbbbb")
+    assert shed.status_code == 503 and shed.headers["Retry-After"]
+    assert post(client, "generic", {"summary": "still accepted"}, token).status_code == 202
+    assert count(Incident) == 2
+
+
 def test_overload_is_shed_with_503_never_4xx(client, session, service, monkeypatch):
     from opsknight.api.webhooks import admission
 

@@ -50,3 +50,14 @@ def test_a_resync_goes_out_when_nothing_happened_for_a_while():
     assert c.take(RESYNC_EVERY - 1) is None
     assert c.take(RESYNC_EVERY) == []  # [] means "anything may have changed"
     assert c.due_at() == RESYNC_EVERY * 2
+
+
+def test_a_resync_goes_out_every_30_s_even_while_changes_keep_flowing():
+    c = Coalescer(last_resync=0.0)
+    resyncs, t = [], 0.0
+    while t < 3 * RESYNC_EVERY + 1:
+        t += 0.05
+        c.add([1], t)  # something changes all the time
+        if c.take(t) == []:
+            resyncs.append(t)
+    assert len(resyncs) == 3 and all(b - a >= RESYNC_EVERY for a, b in zip(resyncs, resyncs[1:]))

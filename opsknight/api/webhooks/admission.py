@@ -6,9 +6,10 @@ bytes and stalled kept every valid webhook at 503 for as long as they stayed ope
 
 1. The token from the headers (`Authorization` or `?token=`) is checked before a byte of the body is read, so
    a request without a valid token is answered at once and its connection closed. Only Events v2 may carry its
-   token (`routing_key`) in the body alone; such a request is checked when its body has arrived. Valid tokens
-   are remembered for a few seconds, so a busy sender costs no extra query; lookups of unknown tokens run a
-   few at a time, so a flood of made-up tokens cannot take every database connection.
+   token (`routing_key`) in the body alone; such a request is checked when its body has arrived. A valid token
+   stays admitted (re-checked in the background every few seconds), so a busy sender costs no extra query and
+   never waits behind others; unknown tokens are looked up a few at a time, one nobody has is remembered for a
+   few seconds, and a flood of made-up ones beyond MAX_WAITING_LOOKUPS is answered 503 at once.
 2. The body must arrive within BODY_SECONDS (408 after); a sender that goes away mid-body costs one log line.
 3. Only then does the request take an in-flight place (MAX_IN_FLIGHT per process, 503 beyond): the limit
    counts requests that can make progress, never ones waiting on a slow client.
@@ -83,44 +84,79 @@ async def admitted(request: Request, source_types: set[str], *,
 # --- 1. the token, before the body ------------------------------------------------------------------------------
 
 Key = tuple[str, frozenset[str]]
-_known: OrderedDict[Key, float] = OrderedDict()  # (token digest, source types) -> time.monotonic() it is good until
+_known: OrderedDict[Key, float] = OrderedDict()  # (token digest, source types) -> good until (time.monotonic())
+_refused: OrderedDict[Key, tuple[float, common.WebhookError]] = OrderedDict()  # -> (refused until, the refusal)
 # Per event loop (tasks and semaphores belong to theirs): lookups under way by key, and the limit on lookups.
 _pending: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Key, asyncio.Task]] = weakref.WeakKeyDictionary()
 _lookups: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+REFUSED_SECONDS = 5.0
+MAX_WAITING_LOOKUPS = 256  # per process: a flood of made-up tokens beyond this is answered 503 at once
 
 
 async def check_token(token: str | None, source_types: set[str]) -> None:
     """Refuse a request whose token is missing, unknown, disabled or meant for another endpoint (401/403), before
-    its body is read; 503 when the database cannot say."""
+    its body is read; 503 when the database cannot say, or while a flood of unknown tokens waits for lookups.
+
+    A token seen valid stays admitted: once its 10 s are up it is looked up again in the background while its
+    requests go on, so a sender with a good token never waits behind a flood of made-up ones. A token nobody
+    has (not a disabled one) is refused from memory for 5 s."""
     if not token:
         common.identify(None, token, source_types)  # raises the missing-token refusal
     key = (security.token_digest(token), frozenset(source_types))
-    if _known.get(key, 0.0) > time.monotonic():
+    now = time.monotonic()
+    good_until = _known.get(key)
+    if good_until is not None:
+        if good_until <= now:
+            with contextlib.suppress(common.WebhookError):  # too busy to look again now: next time
+                _lookup(key, token, source_types)  # again, in the background
         return
+    refused = _refused.get(key)
+    if refused is not None and refused[0] > now:
+        raise refused[1]
+    await asyncio.shield(_lookup(key, token, source_types))
+
+
+def _lookup(key: Key, token: str, source_types: set[str]) -> asyncio.Task:
+    """The lookup of `key` under way in this event loop, started if there is none (one per key at a time)."""
     loop = asyncio.get_running_loop()
     pending = _pending.setdefault(loop, {})
-    lookup = pending.get(key)
-    if lookup is None:  # the first of a burst with this token looks it up; the others wait for its answer
-        lookup = pending[key] = loop.create_task(_look_up(key, token, source_types))
-        lookup.add_done_callback(lambda done: _looked_up(pending, key, done))
-    await asyncio.shield(lookup)
+    task = pending.get(key)
+    if task is None:
+        if len(pending) >= MAX_WAITING_LOOKUPS:
+            raise common.unavailable("OpsKnight is busy; retry shortly")
+        task = pending[key] = loop.create_task(_look_up(key, token, source_types))
+        task.add_done_callback(lambda done: _looked_up(pending, key, done))
+    return task
 
 
 def _looked_up(pending: dict[Key, asyncio.Task], key: Key, done: asyncio.Task) -> None:
     pending.pop(key, None)
     if not done.cancelled():
-        done.exception()  # retrieved: every request that waited for it has gone away
+        done.exception()  # retrieved: a background lookup, or every request that waited for it has gone away
 
 
 async def _look_up(key: Key, token: str, source_types: set[str]) -> None:
     loop = asyncio.get_running_loop()
     lookups = _lookups.get(loop) or _lookups.setdefault(loop, asyncio.Semaphore(LOOKUPS_AT_ONCE))
     async with lookups:
-        await anyio.to_thread.run_sync(_identify, token, source_types)
-    _known[key] = time.monotonic() + KNOWN_TOKEN_SECONDS
-    _known.move_to_end(key)
-    while len(_known) > KNOWN_TOKENS_KEPT:
-        _known.popitem(last=False)
+        try:
+            await anyio.to_thread.run_sync(_identify, token, source_types)
+        except common.WebhookError as refused:
+            _known.pop(key, None)
+            # Only a token nobody has: a disabled integration enabled again must be let in at once (its sender,
+            # Alertmanager say, does not retry the 403 it would get meanwhile).
+            if refused.code == "invalid_token":
+                _remember(_refused, key, (time.monotonic() + REFUSED_SECONDS, refused))
+            raise
+    _refused.pop(key, None)
+    _remember(_known, key, time.monotonic() + KNOWN_TOKEN_SECONDS)
+
+
+def _remember(cache: OrderedDict, key: Key, value) -> None:
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > KNOWN_TOKENS_KEPT:
+        cache.popitem(last=False)
 
 
 def _identify(token: str, source_types: set[str]) -> None:
@@ -134,6 +170,7 @@ def _identify(token: str, source_types: set[str]) -> None:
 def forget_known_tokens() -> None:
     """Tests: a token disabled by one test must not stay remembered for the next."""
     _known.clear()
+    _refused.clear()
 
 
 # --- 2. the body, within a deadline -----------------------------------------------------------------------------
