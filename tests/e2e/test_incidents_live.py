@@ -162,9 +162,21 @@ def test_merge_and_add_responder(page, world, app_data_dir):
     page.fill("#incident-search", marker)
     row(page, f"API errors {marker}").locator(".incident-open").click()
     expect(page.locator("#page-title")).to_have_text(f"API errors {marker}")
-    page.select_option("#select-responder", label=f"Viewer {world['viewer'].split('-')[1].split('@')[0]}")
+    viewer_name = f"Viewer {world['viewer'].split('-')[1].split('@')[0]}"
+    page.select_option("#select-responder", label=viewer_name)  # the viewer has no contact method at all
     page.click("#add-responder-submit")
-    expect(page.locator("#incident-timeline")).to_contain_text("asked Viewer")
+    expect(page.locator("[data-sonner-toast]", has_text=f"Nobody could be paged: {viewer_name}")).to_be_visible()
+    key = run_cli(app_data_dir, "create-api-key", "--email", ADMIN_EMAIL, "--name", f"e2e responder {marker}")
+    headers = {"Authorization": f"Bearer {key}"}
+    people = httpx.get(f"{world['base']}/api/v1/users", params={"role": "responder", "limit": 200}, headers=headers,
+                       timeout=30).json()["data"]
+    responder = next(p for p in people if p["email"] == world["responder"])
+    added = httpx.post(f"{world['base']}/api/v1/users/{responder['id']}/contact-methods", headers=headers,
+                       json={"kind": "email", "address": world["responder"]}, timeout=30)
+    assert added.status_code == 201, added.text
+    page.select_option("#select-responder", label=responder["name"])
+    page.click("#add-responder-submit")
+    expect(page.locator("#incident-timeline")).to_contain_text(f"asked {responder['name']} to help")
 
     target = page.locator("#select-merge option", has_text=f"API latency {marker}").get_attribute("value")
     page.select_option("#select-merge", target)
