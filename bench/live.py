@@ -222,7 +222,7 @@ async def storm(tabs, pool: Pool, token: str, base: str, rate: int, seconds: flo
 
 async def run(args, db_url: str, db_name: str, workdir: Path) -> dict:
     from opsknight.state.incidents import DashboardState
-    from tests.live_server import start_backend, stop_backend
+    from tests.live_server import start_backend, stop_process_group
     from tests.reflex_client import Tab
 
     # The machine's baseline in the same run (it is shared and noisy): PostgreSQL's single-row INSERT rate.
@@ -285,7 +285,7 @@ async def run(args, db_url: str, db_name: str, workdir: Path) -> dict:
         await pool.close()
         await asyncio.gather(*(tab.close() for tab in tabs))
     finally:
-        stop_backend(proc)
+        stop_process_group(proc)
     result["met"] = {
         "p95_under_500ms": (result["latency_ms"]["p95"] or 1e9) < TARGETS["p95_ms"],
         "first_load_under_1500ms": (result["first_load_ms"]["max"] or 1e9) < TARGETS["first_load_ms"],

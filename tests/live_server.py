@@ -50,13 +50,14 @@ def start_backend(env_overrides: dict[str, str], log_path: Path, workers: int | 
         except httpx.HTTPError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
-            stop_backend(proc)
+            stop_process_group(proc)
             raise BackendDidNotStart(log_path.read_text()[-4000:])
         time.sleep(0.3)
     return proc, base
 
 
-def stop_backend(proc) -> None:
+def stop_process_group(proc) -> None:
+    """Stop a process started with start_new_session=True, and everything it started (granian's workers)."""
     try:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)

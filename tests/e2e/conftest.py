@@ -8,7 +8,6 @@ the dashboard tests check. (The embedded default's live path is checked by tests
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import pytest
 import redis
 
 from tests.dbutil import fresh_pg_database, redis_available, services_required, skip_or_fail
+from tests.live_server import stop_process_group
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -62,16 +62,6 @@ def _start(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.P
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
 @pytest.fixture(scope="session")
 def app_server(app_data_dir):
     """The app as in production: PostgreSQL + Redis, several web processes, a worker and the scheduler."""
@@ -112,7 +102,7 @@ def app_server(app_data_dir):
             yield base_url
         finally:
             for proc in reversed(procs):
-                _stop(proc)
+                stop_process_group(proc)
             _APP_ENV.clear()
 
 

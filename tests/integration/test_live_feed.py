@@ -18,7 +18,7 @@ from opsknight.db import session_scope
 from opsknight.models import Incident, Role
 from tests.factories import make_integration, make_service
 from tests.integration.conftest import rows
-from tests.live_server import BackendDidNotStart, start_backend, stop_backend
+from tests.live_server import BackendDidNotStart, start_backend, stop_process_group
 from tests.reflex_client import Tab
 
 
@@ -47,7 +47,7 @@ def live_app(request, tmp_path, redis_url):
     try:
         yield base, cookies, token
     finally:
-        stop_backend(proc)
+        stop_process_group(proc)
 
 
 def _titles(tab: Tab) -> dict[str, str]:

@@ -8,7 +8,6 @@ few bytes and stall. Before the fix, 260 of them kept every valid webhook at 503
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +18,7 @@ import httpx
 import pytest
 
 from tests.factories import make_integration, make_service
+from tests.live_server import stop_process_group
 
 SLOW = 1000
 SERVER = """
@@ -54,13 +54,8 @@ def server(pg, monkeypatch, tmp_path):
                 pytest.fail(f"the server did not start:\n{log_path.read_text()[-3000:]}")
             time.sleep(0.2)
         yield base, port, log_path
-    finally:  # the whole process group: granian's workers too
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    finally:
+        stop_process_group(proc)
 
 
 @contextmanager
