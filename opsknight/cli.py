@@ -33,6 +33,19 @@ def cmd_migrate(args: argparse.Namespace) -> None:
     print(f"database is at revision {args.revision}")
 
 
+def cmd_vapid_keys(args: argparse.Namespace) -> None:
+    """Print this installation's VAPID public key (browsers subscribe with it)."""
+    from opsknight.db import session_scope
+    from opsknight.engine import vapid
+
+    with session_scope() as db:
+        public = vapid.public_key_for(vapid.stored_private_key(db))
+    print(public)
+    print("# the applicationServerKey browsers subscribe with; OPSKNIGHT_VAPID_PRIVATE_KEY (or the generated one "
+          "in the database) is its private half. Rotating it ends every subscription: see README, "
+          "'Install on your phone'.", file=sys.stderr)
+
+
 def cmd_create_user(args: argparse.Namespace) -> None:
     from opsknight import accounts
     from opsknight.db import session_scope
@@ -208,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("migrate", help="apply database migrations")
     p.add_argument("--revision", default="head", help="target revision (default: head)")
     p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("vapid-keys", help="print the VAPID public key browsers subscribe to web push with")
+    p.set_defaults(func=cmd_vapid_keys)
 
     p = sub.add_parser("create-user", help="create a user")
     p.add_argument("--email", required=True)

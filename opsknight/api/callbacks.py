@@ -15,9 +15,12 @@ import logging
 import os
 from urllib.parse import parse_qsl
 
+from typing import Literal
+
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from opsknight import accounts
@@ -164,20 +167,24 @@ def _redeem(token: str) -> tuple[int, str]:
     return number, f"Incident #{number} acknowledged."
 
 
-def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+def _page(title: str, body: str, status: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
     return HTMLResponse(
         f"<!doctype html><meta name=viewport content='width=device-width'><title>{html.escape(title)}</title>"
         f"<body style='font-family:system-ui;max-width:28rem;margin:3rem auto;padding:0 1rem'>{body}</body>",
-        status_code=status)
+        status_code=status, headers=headers)
 
 
+@router.get("/ack/{token}")
 @router.get("/api/ack/{token}")
 async def ack_link_confirm(token: str) -> HTMLResponse:
-    # A GET must not act: mail scanners follow links. The page asks for one tap, which POSTs.
+    """What an email's Acknowledge link and a push notification's tap (where notifications have no buttons: iOS,
+    Firefox) open: one big button. A GET must not act — mail scanners and link previews follow links — so the
+    button POSTs."""
     safe = html.escape(token, quote=True)
-    return _page("Acknowledge incident", "<h2>Acknowledge this incident?</h2>"
-                 f"<form method=post action='/api/ack/{safe}'><button style='font-size:1.3rem;padding:.8rem 2rem'>"
-                 "Acknowledge</button></form>")
+    return _page("Acknowledge incident", "<h2>Acknowledge this incident?</h2><p>Paging stops for everyone.</p>"
+                 f"<form method=post action='/api/ack/{safe}'><button id=ack style='font-size:1.4rem;width:100%;"
+                 "min-height:64px;border:0;border-radius:12px;background:#f5a524;color:#1a1a1a;font-weight:700'>"
+                 "Acknowledge</button></form>", headers={"Cache-Control": "no-store", "X-Robots-Tag": "noindex"})
 
 
 @router.post("/api/ack/{token}")
@@ -193,6 +200,38 @@ async def ack_link(token: str, request: Request) -> Response:
         return JSONResponse({"status": "acknowledged", "message": message})
     return _page("Acknowledged", f"<h2>{html.escape(message)}</h2><p>Paging has stopped.</p>")
 
+
+
+class ReceiptIn(BaseModel):
+    event: Literal["displayed", "acted"]
+    action: str = Field(default="", max_length=40, pattern=r"^[a-z_-]*$")
+
+
+def _receipt(token: str, body: ReceiptIn) -> None:
+    from opsknight import broker
+    from opsknight.engine import receipts
+
+    with session_scope() as db:
+        now = clock.now()
+        delivery_id = acks.receipt_delivery_id(token, now)
+        try:
+            changed = receipts.record(db, delivery_id, body.event, body.action, now)
+        except receipts.ReceiptError as exc:
+            raise acks.AckLinkError(str(exc), status=404) from None
+    if changed is not None:
+        broker.publish_incidents_changed([changed])
+
+
+@router.post("/api/push/receipts/{token}", status_code=204)
+async def push_receipt(token: str, body: ReceiptIn) -> Response:
+    """The service worker: this page's notification was shown ("displayed"), or tapped ("acted"). Authenticated by
+    the page's own signed receipt token."""
+    try:
+        await run_in_threadpool(_receipt, token, body)
+    except acks.AckLinkError as exc:
+        return JSONResponse({"error": {"code": "invalid_receipt", "message": str(exc), "fields": []}},
+                            status_code=exc.status)
+    return Response(status_code=204)
 
 
 @router.get("/api/push/vapid-public-key", include_in_schema=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_
@@ -36,6 +37,46 @@ def make_token(delivery_id: int, now: datetime) -> str:
 
 def ack_url(delivery: Delivery) -> str:
     return f"{settings().base_url}/api/ack/{make_token(delivery.id, clock.now())}"
+
+
+@dataclass(frozen=True)
+class Links:
+    """A page's links: acknowledge (POST; also what the service worker posts), the acknowledge page a tap opens
+    where notifications have no buttons (iOS, Firefox), and where the service worker reports receipts."""
+
+    ack_url: str
+    ack_page_url: str
+    receipt_url: str
+
+
+def links(delivery: Delivery) -> Links:
+    now, base = clock.now(), settings().base_url
+    token = make_token(delivery.id, now)
+    return Links(ack_url=f"{base}/api/ack/{token}", ack_page_url=f"{base}/ack/{token}",
+                 receipt_url=f"{base}/api/push/receipts/{make_receipt_token(delivery.id, now)}")
+
+
+# A receipt token is signed for another purpose than an acknowledge token: one cannot stand in for the other.
+_RECEIPT = "receipt:"
+
+
+def make_receipt_token(delivery_id: int, now: datetime) -> str:
+    message = f"{delivery_id}.{int((now + LIFETIME).timestamp())}"
+    return f"{message}.{_sign(_RECEIPT + message)}"
+
+
+def receipt_delivery_id(token: str, now: datetime) -> int:
+    """The delivery a receipt token names, if it is genuine and not expired (receipts may come more than once)."""
+    try:
+        delivery_id, expires, signature = token.split(".")
+        delivery_id_int, expires_int = int(delivery_id), int(expires)
+    except ValueError:
+        raise AckLinkError("This receipt token is malformed") from None
+    if not signature.isascii() or not hmac.compare_digest(signature, _sign(f"{_RECEIPT}{delivery_id}.{expires}")):
+        raise AckLinkError("This receipt token is not valid", status=403)
+    if now.timestamp() > expires_int:
+        raise AckLinkError("This receipt token has expired")
+    return delivery_id_int
 
 
 class AckLinkError(ValueError):

@@ -57,10 +57,20 @@ def send_job(delivery: Delivery) -> JobSpec:
                    delivery.next_attempt_at)
 
 
+def push_unseen_job(delivery: Delivery) -> JobSpec:
+    """The check, at `shown_by`, that a push was shown (see `jobs.push_unseen`)."""
+    return JobSpec("push_unseen", (delivery.id,), f"push-unseen-{delivery.id}", delivery.shown_by)
+
+
 def escalate_job(incident: Incident) -> JobSpec:
     stamp = int(incident.next_escalation_at.timestamp())
     return JobSpec("escalate", (incident.id,), f"escalate-{incident.id}-g{incident.escalation_generation}-{stamp}",
                    incident.next_escalation_at)
+
+
+def person_name(db: Session, user_id: int | None) -> str:
+    user = db.get(User, user_id) if user_id else None
+    return user.name if user else "someone"
 
 
 def timeline(db: Session, incident_id: int, kind: str, now: datetime, message: str, data: dict | None = None,
@@ -146,7 +156,8 @@ def page_users(db: Session, incident: Incident, users: list[User], now: datetime
                                 channel=send.channel, target=contact.address, status=DeliveryStatus.PENDING,
                                 idempotency_key=key[:255], escalation_generation=incident.escalation_generation,
                                 escalation_step=incident.escalation_step, created_at=now,
-                                next_attempt_at=send.send_at, responder_request=responder_request)
+                                next_attempt_at=send.send_at, responder_request=responder_request,
+                                notification_rule_id=send.rule_id)
             try:
                 with db.begin_nested():
                     db.add(delivery)
@@ -225,7 +236,18 @@ def _no_longer_paging(incident: Incident, delivery: Delivery) -> bool:
     return incident.status != IncidentStatus.TRIGGERED or incident.escalation_generation != delivery.escalation_generation
 
 
-def claim(db: Session, delivery_id: int, now: datetime, base_url: str, ack_url_for) -> Claim | JobSpec | str:
+PUSH_TTL_MIN = timedelta(minutes=1)
+PUSH_TTL_MAX = timedelta(hours=1)
+
+
+def push_ttl(incident: Incident, now: datetime) -> int:
+    """Seconds a push service may hold this page for an offline device: until the escalation moves on (a page the
+    next step has superseded is noise), within 1 minute to 1 hour."""
+    left = (incident.next_escalation_at - now) if incident.next_escalation_at else PUSH_TTL_MAX
+    return int(min(max(left, PUSH_TTL_MIN), PUSH_TTL_MAX).total_seconds())
+
+
+def claim(db: Session, delivery_id: int, now: datetime, base_url: str, links_for) -> Claim | JobSpec | str:
     """Decide one delivery inside a transaction: a Claim to send now, a JobSpec to try later, or a reason."""
     delivery = db.exec(select(Delivery).where(Delivery.id == delivery_id).with_for_update(skip_locked=True)).first()
     if delivery is None:
@@ -263,9 +285,15 @@ def claim(db: Session, delivery_id: int, now: datetime, base_url: str, ack_url_f
     db.add(delivery)
     service = db.get(Service, incident.service_id)
     services = {service.name} | {db.get(Service, db.get(Incident, d.incident_id).service_id).name for d in bundled}
+    links = links_for(delivery)
+    repage = delivery.channel == "push" and db.exec(select(Delivery.id).where(  # the notification alerts again
+        Delivery.incident_id == incident.id, Delivery.user_id == delivery.user_id, Delivery.channel == "push",
+        Delivery.id != delivery.id, Delivery.status == DeliveryStatus.SENT).limit(1)).first() is not None
     page = Page(incident_id=incident.id, incident_number=incident.number, title=incident.title,
                 urgency=incident.urgency, status=incident.status, service_name=service.name,
-                incident_url=f"{base_url}/incidents/{incident.id}", ack_url=ack_url_for(delivery),
+                incident_url=f"{base_url}/incidents/{incident.id}", ack_url=links.ack_url,
+                ack_page_url=links.ack_page_url, receipt_url=links.receipt_url,
+                ttl_seconds=push_ttl(incident, now), repage=repage,
                 bundled_count=len(bundled), dedup_key=incident.dedup_key,
                 extra={"bundle_text": pacing.bundle_text(len(bundled), services)})
     destination = Destination(kind=delivery.channel, address=delivery.target,
@@ -330,12 +358,13 @@ def backoff(attempts: int, retry_after: float | None) -> timedelta:
 
 
 def record(db: Session, claimed: Claim, outcome: str, provider_id: str | None, error: Exception | None,
-           now: datetime) -> JobSpec | None:
-    """Store the outcome of a send; returns a retry job when one is due."""
+           now: datetime) -> list[JobSpec]:
+    """Store the outcome of a send; returns the follow-up jobs: a retry when one is due, the check that a push
+    was shown when its rule asks for one, the user's next rule at once when a push failed for good."""
     delivery = db.exec(select(Delivery).where(Delivery.id == claimed.delivery_id).with_for_update()).one()
-    who = db.get(User, delivery.user_id).name if delivery.user_id else "someone"
+    who = person_name(db, delivery.user_id)
     DELIVERIES.labels(delivery.channel, outcome).inc()
-    retry = None
+    follow_up: list[JobSpec] = []
     if outcome == "sent":
         delivery.status, delivery.provider_id, delivery.sent_at, delivery.error = (
             DeliveryStatus.SENT, (provider_id or "")[:255], now, None)
@@ -343,13 +372,17 @@ def record(db: Session, claimed: Claim, outcome: str, provider_id: str | None, e
         extra = f" (+{len(claimed.bundled_ids)} bundled)" if claimed.bundled_ids else ""
         timeline(db, delivery.incident_id, TimelineKind.NOTIFIED, now,
                  f"Sent {delivery.channel} to {who}{extra}", {"delivery_id": delivery.id, "provider_id": provider_id})
+        rule = db.get(NotificationRule, delivery.notification_rule_id) if delivery.notification_rule_id else None
+        if delivery.channel == "push" and rule is not None and rule.fallthrough_seconds:
+            delivery.shown_by = now + timedelta(seconds=rule.fallthrough_seconds)
+            follow_up.append(push_unseen_job(delivery))
     elif outcome == "retry" and delivery.attempts < MAX_ATTEMPTS:
         wait = backoff(delivery.attempts, getattr(error, "retry_after", None))
         delivery.status, delivery.error, delivery.next_attempt_at = DeliveryStatus.PENDING, str(error)[:1000], now + wait
         timeline(db, delivery.incident_id, TimelineKind.DELIVERY_FAILED, now,
                  f"{delivery.channel} to {who} failed (attempt {delivery.attempts}, retrying in "
                  f"{int(wait.total_seconds())} s): {error}", {"delivery_id": delivery.id})
-        retry = send_job(delivery)
+        follow_up.append(send_job(delivery))
         _release_bundle(db, claimed.delivery_id)
     else:
         delivery.status, delivery.error, delivery.next_attempt_at = DeliveryStatus.FAILED, str(error)[:1000], None
@@ -361,8 +394,33 @@ def record(db: Session, claimed: Claim, outcome: str, provider_id: str | None, e
             if gone is not None and gone.address == delivery.target:  # not one re-subscribed meanwhile
                 db.delete(gone)
         _release_bundle(db, claimed.delivery_id)
+        if delivery.channel == "push":
+            follow_up += hurry_next(db, delivery, now, f"Push to {who} failed")
     db.add(delivery)
-    return retry
+    return follow_up
+
+
+def hurry_next(db: Session, delivery: Delivery, now: datetime, why: str) -> list[JobSpec]:
+    """This page will not reach its person (a push failed, or was not shown in time): their next rule for the same
+    page, waiting for its delay, goes out now instead. Web push cannot break through Do Not Disturb; the SMS after
+    it must not wait its full delay for nothing."""
+    incident = db.get(Incident, delivery.incident_id)
+    if incident is None or _no_longer_paging(incident, delivery):
+        return []
+    nxt = db.exec(select(Delivery).where(
+        Delivery.incident_id == delivery.incident_id, Delivery.user_id == delivery.user_id,
+        Delivery.escalation_generation == delivery.escalation_generation, Delivery.id != delivery.id,
+        Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at > now,
+    ).order_by(Delivery.next_attempt_at, Delivery.id).with_for_update()).first()
+    if nxt is None:
+        return []
+    was = nxt.next_attempt_at
+    nxt.next_attempt_at = now
+    db.add(nxt)
+    timeline(db, incident.id, TimelineKind.NOTIFIED, now,
+             f"{why}: their {nxt.channel} goes out now instead of in {max(1, round((was - now).total_seconds() / 60))}"
+             " min", {"delivery_id": nxt.id, "after_delivery_id": delivery.id})
+    return [send_job(nxt)]
 
 
 def _release_bundle(db: Session, carrier_id: int) -> None:

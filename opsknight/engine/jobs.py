@@ -104,7 +104,7 @@ def send_delivery(delivery_id: int) -> str:
 
     now = clock.now()
     with session_scope() as db:
-        claimed = dispatch.claim(db, delivery_id, now, settings().base_url, acks.ack_url)
+        claimed = dispatch.claim(db, delivery_id, now, settings().base_url, acks.links)
     if isinstance(claimed, JobSpec):
         enqueue_specs([claimed])
         return "deferred"
@@ -112,11 +112,35 @@ def send_delivery(delivery_id: int) -> str:
         return claimed
     outcome, provider_id, error = dispatch.deliver(claimed, channel_registry())
     with session_scope() as db:
-        retry = dispatch.record(db, claimed, outcome, provider_id, error, clock.now())
-    if retry is not None:
-        enqueue_specs([retry])
+        follow_up = dispatch.record(db, claimed, outcome, provider_id, error, clock.now())
+    enqueue_specs(follow_up)
     broker.publish_incidents_changed([claimed.page.incident_id])
     return outcome
+
+
+def push_unseen(delivery_id: int) -> str:
+    """A push's rule asked for it to be shown within its time; if the service worker has not said it was, the
+    user's next rule runs now. Runs once per push (`shown_by` is cleared); a job lost with Redis is queued again
+    by the reconciler from `shown_by`."""
+    from opsknight.models import Delivery, DeliveryStatus
+
+    now = clock.now()
+    with session_scope() as db:
+        delivery = db.exec(select(Delivery).where(Delivery.id == delivery_id).with_for_update()).first()
+        if delivery is None or delivery.shown_by is None:
+            return "nothing to check"
+        if delivery.shown_by > now + EARLY_TOLERANCE:
+            return "not-due"
+        seconds = int((delivery.shown_by - delivery.sent_at).total_seconds()) if delivery.sent_at else 0
+        delivery.shown_by = None  # checked: once
+        db.add(delivery)
+        if delivery.displayed_at is not None or delivery.status != DeliveryStatus.SENT:
+            return "shown"
+        who = dispatch.person_name(db, delivery.user_id)
+        specs = dispatch.hurry_next(db, delivery, now, f"Push to {who} not shown within {seconds} s")
+    enqueue_specs(specs)
+    broker.publish_incidents_changed([delivery.incident_id])
+    return "next rule now" if specs else "nothing next"
 
 
 def escalate(incident_id: int) -> str:
@@ -135,4 +159,4 @@ def escalate(incident_id: int) -> str:
     return "escalated"
 
 
-JOB_FUNCS: dict[str, Callable] = {"send_delivery": send_delivery, "escalate": escalate}
+JOB_FUNCS: dict[str, Callable] = {"send_delivery": send_delivery, "escalate": escalate, "push_unseen": push_unseen}

@@ -40,6 +40,7 @@ class PlannedSend:
     contact_method_id: int
     channel: str
     send_at: datetime
+    rule_id: int | None = None  # None: the defaults of a user without rules
 
 
 def _parse_hhmm(value: str) -> time:
@@ -80,7 +81,7 @@ def plan(
     chosen = [r for r in rules if r.urgency in (urgency, "any") and r.contact_method_id in usable]
     if chosen:
         sends = [PlannedSend(f"r{r.id}", r.contact_method_id, usable[r.contact_method_id].kind,
-                             now + timedelta(minutes=max(0, r.delay_minutes))) for r in chosen]
+                             now + timedelta(minutes=max(0, r.delay_minutes)), r.id) for r in chosen]
     else:
         delays = dict(DEFAULT_RULES.get(urgency, DEFAULT_RULES["high"]))
         sends = [PlannedSend(f"d{c.id}", c.id, c.kind, now + timedelta(minutes=delays[c.kind]))
@@ -88,5 +89,6 @@ def plan(
     if urgency == "low":
         held = quiet_until(quiet_hours, time_zone, now)
         if held is not None:
-            sends = [PlannedSend(s.key, s.contact_method_id, s.channel, max(s.send_at, held)) for s in sends]
+            sends = [PlannedSend(s.key, s.contact_method_id, s.channel, max(s.send_at, held), s.rule_id)
+                     for s in sends]
     return sorted(sends, key=lambda s: (s.send_at, s.key))

@@ -7,6 +7,7 @@ their deterministic job ids:
 - escalations whose `next_escalation_at` has passed (a scheduled job lost with Redis, or a scheduler lagging);
 - deliveries due and still pending, and deliveries stuck in "sending" past their lease (the worker died in
   the middle of a send: the page may go out once more, never zero times);
+- pushes that had to be shown by now (`shown_by`): the check that lets the person's next rule run at once;
 and it opens incidents for heartbeats that stopped.
 """
 
@@ -129,11 +130,15 @@ def reconcile(limit: int = 500) -> int:
         due_deliveries = db.exec(select(Delivery).where(
             or_(Delivery.status == DeliveryStatus.PENDING, Delivery.status == DeliveryStatus.SENDING),
             Delivery.next_attempt_at <= now - TIMER_GRACE).order_by(Delivery.next_attempt_at).limit(limit)).all()
+        unseen_pushes = db.exec(select(Delivery).where(Delivery.shown_by <= now - TIMER_GRACE)
+                                .order_by(Delivery.shown_by).limit(limit)).all()
     queued = sum(1 for outbox_id in outbox_ids if enqueue_outbox(outbox_id))
     queued += sum(1 for incident in due_incidents
                   if _enqueue(dispatch.escalate_job(incident).job_id, JOB_FUNCS["escalate"], incident.id))
     queued += sum(1 for delivery in due_deliveries
                   if _enqueue(dispatch.send_job(delivery).job_id, JOB_FUNCS["send_delivery"], delivery.id))
+    queued += sum(1 for delivery in unseen_pushes
+                  if _enqueue(dispatch.push_unseen_job(delivery).job_id, JOB_FUNCS["push_unseen"], delivery.id))
     if queued:
         log.info("reconciler queued %d jobs", queued)
     return queued

@@ -66,6 +66,8 @@ class NotificationRule(SQLModel, table=True):
         ),
         _one_of("urgency", RuleUrgency),
         sa.CheckConstraint("delay_minutes >= 0", name="delay_minutes_nonnegative"),
+        sa.CheckConstraint("fallthrough_seconds IS NULL OR fallthrough_seconds BETWEEN 5 AND 3600",
+                           name="fallthrough_seconds_range"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -73,6 +75,9 @@ class NotificationRule(SQLModel, table=True):
     contact_method_id: int = Field(foreign_key="contact_methods.id", ondelete="CASCADE", index=True)
     urgency: str = Field(default=RuleUrgency.ANY, max_length=8)
     delay_minutes: int = 0
+    # Web push only: when the device has not shown the notification within this many seconds (asleep, offline,
+    # Do Not Disturb), the user's next rule for this page runs at once instead of after its delay.
+    fallthrough_seconds: int | None = None
     created_at: datetime = Field(default_factory=_now)
 
 
@@ -89,6 +94,8 @@ class Delivery(SQLModel, table=True):
         sa.Index("ix_deliveries_incident_created_at", "incident_id", "created_at"),
         # Pacing and bundling look up what was recently sent to (and is waiting for) one destination.
         sa.Index("ix_deliveries_destination", "channel", "target", "sent_at"),
+        sa.Index("ix_deliveries_shown_by", "shown_by", postgresql_where=sa.text("shown_by IS NOT NULL"),
+                 sqlite_where=sa.text("shown_by IS NOT NULL")),  # the reconciler's "push shown in time?" sweep
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -116,3 +123,12 @@ class Delivery(SQLModel, table=True):
     # open, acknowledged or not, and whatever escalation generation it is in; an escalation page is dropped once
     # the incident is acknowledged or its escalation restarts.
     responder_request: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # The rule that planned this page (None: the defaults for a user without rules).
+    notification_rule_id: int | None = Field(default=None, foreign_key="notification_rules.id", ondelete="SET NULL")
+    # Web push receipts, reported by the service worker: when the device showed the notification, and when the
+    # person tapped it or one of its buttons.
+    displayed_at: datetime | None = None
+    acted_at: datetime | None = None
+    # A sent push whose rule wants it shown in time: when it must have been (then the next rule runs at once).
+    # Cleared once it was shown or the check ran; the reconciler runs checks whose job was lost.
+    shown_by: datetime | None = None

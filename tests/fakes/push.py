@@ -9,7 +9,7 @@ application server key the subscription was made with). Anything wrong is a prob
     push = PushFake(vapid_public_key=public)   # from opsknight.engine.vapid.generate_vapid_keys()
     sub = push.subscription()                  # {"endpoint", "expirationTime", "keys": {"p256dh", "auth"}}
     push.respond_next(Reply(410))              # or 404, 429 with Retry-After, 500; default answer 201
-    [req] = push.expect(1); req.info["payload"], req.info["ttl"], req.info["urgency"], req.info["vapid"]
+    [req] = push.expect(1); req.info["payload"], ["ttl"], ["urgency"], ["topic"], ["vapid"]
 """
 
 from __future__ import annotations
@@ -68,6 +68,14 @@ class PushFake(FakeHTTPServer):
             return Reply(400, "TTL required")
         req.info["ttl"] = int(req.headers["TTL"])
         req.info["urgency"] = req.headers.get("Urgency", "normal")
+        topic = req.headers.get("Topic")
+        if topic is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", topic):
+            self.problem(f"Topic {topic!r} is not 1-32 URL-safe base64 characters (RFC 8030)")
+            return Reply(400, "bad Topic")
+        req.info["topic"] = topic
+        if len(req.body) > 4096:
+            self.problem(f"push body of {len(req.body)} bytes: push services refuse more than 4096")
+            return Reply(413)
         if req.headers.get("Content-Encoding") != "aes128gcm":
             self.problem(f"Content-Encoding {req.headers.get('Content-Encoding')!r}, want aes128gcm")
             return Reply(415)

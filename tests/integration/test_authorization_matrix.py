@@ -40,7 +40,9 @@ NOT_API_KEY_ROUTES = {
     "/api/webhooks/datadog": "integration token", "/api/webhooks/generic": "integration token",
     "/api/webhooks/heartbeat/{integration_id}": "integration token", "/api/v2/enqueue": "routing key",
     "/api/slack/interactions": "Slack request signature", "/api/twilio/inbound": "Twilio request signature",
-    "/api/ack/{token}": "signed single-use link", "/api/push/vapid-public-key": "public key (no secret)",
+    "/api/ack/{token}": "signed single-use link", "/ack/{token}": "signed single-use link (a page asking to POST)",
+    "/api/push/vapid-public-key": "public key (no secret)",
+    "/api/push/receipts/{token}": "the page's signed receipt token",
     "/api/ical/schedules/{token}.ics": "secret calendar URL", "/api/ical/users/{token}.ics": "secret calendar URL",
     "/api/session/start": "single-use sign-in code", "/api/session/end": "the caller's own session cookie",
 }

@@ -31,7 +31,9 @@ TO_NUMBER = "+14155550100"
 def make_page(**overrides) -> Page:
     values = dict(incident_id=7, incident_number=42, title="Checkout p99 above 2s", urgency="high",
                   status="triggered", service_name="checkout", incident_url="https://oncall.example.com/incidents/7",
-                  ack_url="https://oncall.example.com/ack/tok123")
+                  ack_url="https://oncall.example.com/api/ack/tok123",
+                  ack_page_url="https://oncall.example.com/ack/tok123",
+                  receipt_url="https://oncall.example.com/api/push/receipts/rec456")
     return Page(**{**values, **overrides})
 
 
@@ -276,7 +278,7 @@ def test_email_has_subject_text_and_html_with_an_acknowledge_button(smtp):
 
 
 def test_email_without_ack_link_has_no_button(smtp):
-    email_channel(smtp).send(Destination("email", "ann@example.com"), make_page(ack_url=""))
+    email_channel(smtp).send(Destination("email", "ann@example.com"), make_page(ack_url="", ack_page_url=""))
     [mail] = smtp.expect(1)
     assert "Acknowledge" not in mail.message.get_body(("html",)).get_content()
 
@@ -320,21 +322,42 @@ def test_push_payload_decrypts_and_vapid_verifies(push, vapid_keys):
     [req] = push.expect(1)
     assert location.startswith(f"{push.url}/m/")
     assert req.info["payload"] == {
-        "title": "#42 HIGH: Checkout p99 above 2s", "body": "checkout · triggered",
+        "title": "#42 HIGH · checkout", "body": "Checkout p99 above 2s",
         "url": "https://oncall.example.com/incidents/7", "incident_id": 7, "incident_number": 42,
-        "urgency": "high", "tag": "incident-7", "actions": [{"action": "ack", "title": "Acknowledge"}],
-        "ack_url": "https://oncall.example.com/ack/tok123",
+        "urgency": "high", "tag": "incident-7", "renotify": False, "requireInteraction": True,
+        "actions": [{"action": "acknowledge", "title": "Acknowledge"}, {"action": "open", "title": "Open"}],
+        "ack_url": "https://oncall.example.com/api/ack/tok123", "ack_page_url": "https://oncall.example.com/ack/tok123",
+        "receipt_url": "https://oncall.example.com/api/push/receipts/rec456",
     }
-    assert (req.info["ttl"], req.info["urgency"]) == (3600, "high")
+    assert (req.info["ttl"], req.info["urgency"], req.info["topic"]) == (3600, "high", "incident-7")
     claims = req.info["vapid"]
     assert claims["aud"] == push.url and claims["sub"] == "mailto:ops@example.com"
     assert time.time() < claims["exp"] <= time.time() + 24 * 3600
 
 
-def test_push_low_urgency_is_normal_not_low(push, vapid_keys):
-    PushChannel(vapid_keys[0], "mailto:ops@example.com", ttl=60).send(push_to(push), make_page(urgency="low"))
+def test_push_low_urgency_is_normal_not_low_and_the_ttl_is_the_pages(push, vapid_keys):
+    PushChannel(vapid_keys[0], "mailto:ops@example.com").send(push_to(push), make_page(urgency="low", ttl_seconds=60))
     [req] = push.expect(1)
     assert (req.info["urgency"], req.info["ttl"]) == ("normal", 60)
+    assert req.info["payload"]["requireInteraction"] is False
+
+
+def test_a_re_page_alerts_again_and_the_payload_stays_small(push, vapid_keys):
+    long_page = make_page(repage=True, title="x" * 1024, service_name="s" * 100, bundled_count=99)
+    PushChannel(vapid_keys[0], "mailto:ops@example.com").send(push_to(push), long_page)
+    [req] = push.expect(1)
+    payload = req.info["payload"]
+    assert payload["renotify"] is True and payload["tag"] == "incident-7"
+    import json
+
+    assert len(json.dumps(payload).encode()) <= 3800
+
+
+@pytest.mark.parametrize("subject", ["mailto:admin@localhost", "https://localhost:3000", "mailto:me@127.0.0.1",
+                                     "http://oncall.example.com", "oncall@example.com"])
+def test_a_vapid_subject_push_services_would_refuse_is_refused_at_start(vapid_keys, subject):
+    with pytest.raises(ValueError, match="VAPID subject"):
+        PushChannel(vapid_keys[0], subject)
 
 
 def test_push_signs_each_push_service_with_its_own_audience(push, vapid_keys):

@@ -244,9 +244,11 @@ def test_email_link_acknowledges_once(client, pg, session, monkeypatch):
         trigger(client, token)
         [mail] = smtp.expect(1)
         text = mail.message.get_body(("plain",)).get_content()
-        link = next(word for word in text.split() if "/api/ack/" in word).strip("<>")
-        path = link.removeprefix("http://testserver")
-        assert client.get(path).status_code == 200 and rows(Incident)[0].status == "triggered"  # GET asks only
+        link = next(word for word in text.split() if "/ack/" in word).strip("<>")
+        page = link.removeprefix("http://testserver")  # /ack/<token>: the page with one button
+        assert client.get(page).status_code == 200 and rows(Incident)[0].status == "triggered"  # GET asks only
+        path = "/api" + page
+        assert f"action='{path}'" in client.get(page).text and f"method=post" in client.get(page).text
         assert client.post(path).status_code == 200
         assert rows(Incident)[0].status == "acknowledged" and rows(Incident)[0].acknowledged_via == "email"
         assert client.post(path).status_code == 410  # single use
@@ -431,7 +433,7 @@ def test_bundled_page_survives_its_carriers_worker_dying(client, twilio, two_ste
     broker.redis_conn().flushdb()
     first, second = sorted(d.id for d in rows(Delivery))
     with session_scope() as db:
-        claimed = dispatch.claim(db, first, clock.now(), settings().base_url, acks.ack_url)
+        claimed = dispatch.claim(db, first, clock.now(), settings().base_url, acks.links)
     assert claimed.bundled_ids == [second]
     assert {d.id: d.status for d in rows(Delivery)} == {first: "sending", second: "suppressed"}
     tick(dispatch.SEND_LEASE + timedelta(seconds=5))  # the lease runs out; the reconciler redoes the send

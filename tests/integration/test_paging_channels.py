@@ -93,8 +93,9 @@ def test_web_push_is_encrypted_and_its_ack_action_works(client, session, configu
         number = trigger(client, token, summary="Payments failing")
         [request] = push.expect(1)
         payload = request.info["payload"]  # decrypted by the fake with the subscriber's keys
-        assert payload["title"] == f"#{number} HIGH: Payments failing" and payload["incident_number"] == number
-        assert request.info["urgency"] == "high"
+        assert payload["title"].startswith(f"#{number} HIGH · ") and payload["body"] == "Payments failing"
+        assert payload["incident_number"] == number and payload["tag"] == f"incident-{rows(Incident)[0].id}"
+        assert request.info["urgency"] == "high" and request.info["topic"] == payload["tag"]
         ack = client.post(payload["ack_url"].removeprefix("http://testserver"), headers={"Accept": "application/json"})
         assert ack.status_code == 200 and ack.json()["status"] == "acknowledged"
         assert rows(Incident)[0].acknowledged_via == "push"

@@ -23,7 +23,11 @@ class Page:
     status: str  # "triggered" | "acknowledged" | "resolved"
     service_name: str
     incident_url: str  # link to the incident in the web UI
-    ack_url: str = ""  # single-use acknowledge link (email)
+    ack_url: str = ""  # single-use acknowledge link (email; the push notification's Acknowledge button POSTs it)
+    ack_page_url: str = ""  # the page with one Acknowledge button (a push tap where notifications have no buttons)
+    receipt_url: str = ""  # where the service worker reports that it showed the notification, and the tap
+    ttl_seconds: int = 3600  # how long a push service may hold a page for an offline device
+    repage: bool = False  # an earlier page for this incident went to this person: notify again, not silently
     bundled_count: int = 0  # more incidents folded into this page by pacing ("12 more incidents on checkout")
     dedup_key: str = ""
     extra: dict = field(default_factory=dict)

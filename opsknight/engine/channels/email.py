@@ -1,7 +1,8 @@
 """Email over SMTP (stdlib `smtplib` + `email.message.EmailMessage`): plain text with an HTML alternative.
 
-The HTML part carries the single-use acknowledge link (`page.ack_url`) as a button; the text part carries the
-same link for clients that show no HTML. One SMTP connection per page keeps the adapter stateless; pages are
+The HTML part carries the acknowledge page (`page.ack_page_url`: one button that POSTs the single-use link;
+opening it acknowledges nothing, so mail scanners that follow links are harmless) as a button; the text part
+carries the same link for clients that show no HTML. One SMTP connection per page keeps the adapter stateless; pages are
 rare enough that connection reuse is not worth a pool that can go stale at 3 a.m.
 
 SMTP reply codes decide the outcome: 4xx is "try again later", 5xx is final.
@@ -77,6 +78,10 @@ def build_message(page: Page, from_address: str, to_address: str, message_id: st
     return message
 
 
+def _ack_link(page: Page) -> str:
+    return page.ack_page_url or page.ack_url
+
+
 def _text(page: Page) -> str:
     if page.test:
         return f"{page.title}\n\nOpen OpsKnight: {page.incident_url}\n"
@@ -84,8 +89,8 @@ def _text(page: Page) -> str:
     if page.bundled_count:
         lines.append(f"{page.bundled_count} more incidents on {page.service_name}")
     lines += ["", f"Open the incident: {page.incident_url}"]
-    if page.ack_url:
-        lines.append(f"Acknowledge: {page.ack_url}")
+    if _ack_link(page):
+        lines.append(f"Acknowledge: {_ack_link(page)}")
     return "\n".join(lines) + "\n"
 
 
@@ -96,9 +101,9 @@ def _html(page: Page) -> str:
                 f'<p><a href="{e(page.incident_url)}">Open OpsKnight</a></p></body></html>')
     more = f"<p>{page.bundled_count} more incidents on {e(page.service_name)}</p>" if page.bundled_count else ""
     button = (
-        f'<p><a href="{e(page.ack_url)}" style="display:inline-block;padding:12px 24px;background:#b91c1c;'
+        f'<p><a href="{e(_ack_link(page))}" style="display:inline-block;padding:12px 24px;background:#b91c1c;'
         f'color:#ffffff;border-radius:6px;text-decoration:none;font-weight:bold">Acknowledge</a></p>'
-        if page.ack_url else ""
+        if _ack_link(page) else ""
     )
     return (
         f"<html><body style=\"font-family:sans-serif\">"

@@ -1,17 +1,24 @@
 """Web push (RFC 8030 + RFC 8291 encryption + RFC 8292 VAPID) through pywebpush to the browser's push service.
 
-The payload is the JSON the service worker (`assets/sw.js`) shows as a notification: title, body, url,
-incident_id, a tag that makes later pages for the same incident replace the earlier one, and an Acknowledge
-action. High-urgency pages ask the push service to wake the device now (`Urgency: high`); low urgency uses
-"normal" rather than "low", which phones on battery saver may hold back for hours.
+The payload is the JSON the service worker (`assets/sw.js`) shows as a notification (`payload`): urgency and
+service in the title, the summary in the body, one `tag` per incident (a later page replaces the earlier
+notification, and `renotify` makes it alert again), `requireInteraction` for high urgency, Acknowledge and Open
+buttons where the browser has them, and the page's links: the acknowledge link the Acknowledge button POSTs,
+the acknowledge page a tap opens where there are no buttons (iOS, Firefox), and where to report receipts. Details
+load when the incident opens, so the payload stays far under the 4 KB push services take (MAX_PAYLOAD_BYTES).
 
-A 404 or 410 means the subscription is gone: PermanentError(gone=True) tells the dispatcher to delete it.
+The request: `Urgency: high` wakes the device for high urgency ("normal" otherwise: "low" may be held back for
+hours on battery saver); `Topic` per incident, so a newer page replaces one the push service still holds for an
+offline device; `TTL` until the escalation moves on (`dispatch.push_ttl`; pywebpush's default of 0 drops the page
+if the phone is offline at that moment); a timeout; and fresh VAPID claims each time (pywebpush writes into
+them). A 404 or 410 means the subscription is gone: PermanentError(gone=True) tells the dispatcher to delete it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 
 import requests
@@ -22,23 +29,25 @@ from opsknight.config import ConfigError
 from opsknight.engine.channels import parse_retry_after, require
 from opsknight.engine.channels.base import Destination, Page, PermanentError, RetryableError
 
-DEFAULT_TTL = 3600  # seconds a push service keeps a page for an offline device; later, escalation has moved on
+MAX_PAYLOAD_BYTES = 3800  # push services take 4,096 bytes of ciphertext; encryption adds ~100
 
 
 class PushChannel:
     name = "push"
 
-    def __init__(self, vapid_private_key: str, vapid_subject: str, ttl: int = DEFAULT_TTL, timeout: float = 10.0):
+    def __init__(self, vapid_private_key: str, vapid_subject: str, timeout: float = 10.0):
         """`vapid_private_key`: base64url raw or DER key (see `opsknight.engine.vapid`); `vapid_subject`: a
         mailto: or https: URL push services may use to contact the operator."""
         if not vapid_subject.startswith(("mailto:", "https://")):
             raise ValueError(f"the VAPID subject must be a mailto: or https: URL, got {vapid_subject!r}")
+        if re.search(r"[@/.]localhost\b|[@/]127\.0\.0\.1\b", vapid_subject):
+            raise ValueError(f"the VAPID subject must be a real address (Apple's push service refuses localhost "
+                             f"ones), got {vapid_subject!r}")
         try:
             self._vapid = Vapid.from_string(vapid_private_key)  # parse once, and fail at start-up if malformed
         except Exception as exc:  # binascii, cryptography and struct errors alike
             raise ValueError(f"the VAPID private key is not a valid P-256 key: {exc}") from None
         self._subject = vapid_subject
-        self._ttl = ttl
         self._timeout = timeout
 
     def send(self, destination: Destination, page: Page) -> str:
@@ -54,9 +63,9 @@ class PushChannel:
                 # A fresh dict every call: pywebpush writes "aud" and "exp" into it, and a reused dict would
                 # carry the first push service's origin to every other one.
                 vapid_claims={"sub": self._subject},
-                ttl=self._ttl,
+                ttl=page.ttl_seconds,
                 timeout=self._timeout,
-                headers={"Urgency": "high" if page.urgency == "high" else "normal"},
+                headers=headers(page),
             )
         except WebPushException as exc:
             raise _map_error(exc) from exc
@@ -76,26 +85,42 @@ def _map_error(exc: WebPushException) -> Exception:
     return PermanentError(f"push rejected ({status}): {exc.message}")  # 400/401/403 bad VAPID, 413 too large
 
 
+def headers(page: Page) -> dict[str, str]:
+    found = {"Urgency": "high" if page.urgency == "high" else "normal"}
+    if not page.test:  # RFC 8030 topic: at most 32 characters of the URL-safe base64 alphabet
+        found["Topic"] = f"incident-{page.incident_id}"[:32]
+    return found
+
+
 def payload(page: Page) -> dict:
+    """What the service worker shows (see the module's docstring); at most MAX_PAYLOAD_BYTES as JSON."""
     if page.test:
         return {"title": "OpsKnight", "body": page.title, "url": page.incident_url, "tag": "opsknight-test",
                 "urgency": page.urgency, "actions": []}
-    body = f"{page.service_name} · {page.status}"
+    body = page.title[:300]
     if page.bundled_count:
-        body += f" · {page.bundled_count} more incidents"
-    return {
-        "title": f"#{page.incident_number} {page.urgency.upper()}: {page.title[:200]}",
+        body += f" (+{page.bundled_count} more incidents)"
+    found = {
+        "title": f"#{page.incident_number} {page.urgency.upper()} · {page.service_name[:80]}",
         "body": body,
         "url": page.incident_url,
         "incident_id": page.incident_id,
         "incident_number": page.incident_number,
         "urgency": page.urgency,
         "tag": f"incident-{page.incident_id}",
-        "actions": [{"action": "ack", "title": "Acknowledge"}],
-        # The service worker POSTs here (Accept: application/json) when "Acknowledge" is tapped: a signed,
-        # expiring, single-use link, so the action works without a signed-in page open.
+        "renotify": page.repage,
+        "requireInteraction": page.urgency == "high",
+        "actions": [{"action": "acknowledge", "title": "Acknowledge"}, {"action": "open", "title": "Open"}],
+        # The service worker POSTs the acknowledge link (a signed, expiring, single-use token for this page) when
+        # Acknowledge is tapped: it works without a signed-in page open. Never a GET.
         "ack_url": page.ack_url,
+        "ack_page_url": page.ack_page_url,
+        "receipt_url": page.receipt_url,
     }
+    over = len(json.dumps(found).encode()) - MAX_PAYLOAD_BYTES
+    if over > 0:  # only a long service name and title together come near: the summary gives way
+        found["body"] = body.encode()[:max(0, len(body.encode()) - over - 3)].decode(errors="ignore") + "…"
+    return found
 
 
 def from_settings(env: Mapping[str, str] = os.environ) -> PushChannel | None:
