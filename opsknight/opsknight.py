@@ -33,7 +33,11 @@ from opsknight.state.users import UsersState
 app = rx.App(
     api_transformer=create_api(),
     stylesheets=["/opsknight.css"],
-    head_components=[rx.el.meta(name="theme-color", content="#3e63dd"),
+    head_components=[rx.el.link(rel="manifest", href="/manifest.webmanifest"),
+                     rx.el.link(rel="apple-touch-icon", href="/icons/apple-touch-icon.png"),
+                     rx.el.meta(name="theme-color", content="#3e63dd"),
+                     rx.el.meta(name="apple-mobile-web-app-capable", content="yes"),
+                     rx.el.script(src="/push.js", defer=True),  # the service worker, and web push subscribe
                      rx.el.script(src="/shortcuts.js", defer=True)],
 )
 app.register_lifespan_task(app_lifespan)

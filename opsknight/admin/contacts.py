@@ -212,6 +212,55 @@ def create_contact_method(db: Session, actor: Principal | None, user_id: int,
     return contact
 
 
+class PushSubscriptionIn(Input):
+    """What a browser's push.js sends: `PushSubscription.toJSON()` and a name for the device."""
+
+    model_config = {"extra": "ignore"}  # toJSON() carries expirationTime and, in some browsers, more
+
+    class Subscription(Input):
+        model_config = {"extra": "ignore"}
+        endpoint: str = Field(min_length=1, max_length=2048)
+        keys: PushKeys
+
+    subscription: Subscription
+    device: str = Field(default="", max_length=100)
+    previous_endpoint: str | None = Field(default=None, max_length=2048)
+
+
+def save_push_subscription(db: Session, actor: Principal | None,
+                           data: dict | PushSubscriptionIn) -> tuple[ContactMethod, bool]:
+    """Store this device's subscription as one of the actor's push contact methods: the same endpoint is updated
+    (keys, name), a renewed one replaces the previous endpoint it names (its rules stay), anything else is a new
+    device — which also gets a rule paging it at once when the user has rules (otherwise no rule would use it).
+    Returns (contact method, whether it is new)."""
+    body = parse(PushSubscriptionIn, data)
+    actor = authorize(actor, Permission.OWN_PROFILE)
+    address, keys = normalize_address("push", body.subscription.endpoint, body.subscription.keys)
+    mine = {c.address: c for c in db.exec(select(ContactMethod).where(
+        ContactMethod.user_id == actor.user_id, ContactMethod.kind == "push")).all()}
+    contact = mine.get(address) or mine.get(body.previous_endpoint or "")
+    label = " ".join(body.device.split())[:100]
+    if contact is not None:
+        before = _audit_view(contact)
+        contact.address, contact.push_subscription = address, keys
+        contact.label = label or contact.label
+        db.add(contact)
+        db.flush()
+        if before != _audit_view(contact):
+            audit.record(db, actor, "contact_method.update", "contact_method", contact.id,
+                         audit.changes_between(before, _audit_view(contact)))
+        return contact, False
+    contact = ContactMethod(user_id=actor.user_id, kind="push", address=address, push_subscription=keys,
+                            label=label or "Browser")
+    _flush_unique(db, contact, "This device is stored already")
+    audit.record(db, actor, "contact_method.create", "contact_method", contact.id, _audit_view(contact))
+    if db.exec(select(NotificationRule.id).where(NotificationRule.user_id == actor.user_id).limit(1)).first():
+        rule = NotificationRule(user_id=actor.user_id, contact_method_id=contact.id, urgency="any", delay_minutes=0)
+        _flush_unique(db, rule, DUPLICATE_RULE)
+        audit.record(db, actor, "notification_rule.create", "notification_rule", rule.id, _rule_view(rule))
+    return contact, True
+
+
 def update_contact_method(db: Session, actor: Principal | None, user_id: int, contact_id: int,
                           data: dict | ContactMethodUpdate) -> ContactMethod:
     body = parse(ContactMethodUpdate, data)

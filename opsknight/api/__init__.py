@@ -11,8 +11,8 @@ from opsknight.api.body_limit import BodyLimit
 
 
 def create_api() -> FastAPI:
-    from opsknight.api import audit, callbacks, health, incidents, me, policies, schedules, services, teams, users
-    from opsknight.api import schedules_admin, session, webhooks
+    from opsknight.api import audit, callbacks, health, incidents, me, policies, push, schedules, services, teams
+    from opsknight.api import schedules_admin, session, users, webhooks
 
     api = FastAPI(
         title="OpsKnight API",
@@ -24,7 +24,7 @@ def create_api() -> FastAPI:
     api.include_router(health.router)
     for router in webhooks.routers:  # they bound their bodies themselves (OPSKNIGHT_MAX_BODY_BYTES)
         api.include_router(router)
-    for router in (callbacks.router, session.router, schedules.router, schedules_admin.router, incidents.router,
+    for router in (callbacks.router, push.router, session.router, schedules.router, schedules_admin.router, incidents.router,
                    services.router, policies.router, teams.router, audit.router, users.router, me.router):
         api.include_router(router)
     api.add_middleware(BodyLimit)

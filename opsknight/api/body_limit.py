@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 # The biggest legitimate body, a schedule with many layers, is a few tens of KB.
 REQUEST_BODY_LIMIT = 1024 * 1024
-PREFIXES = ("/api/v1/", "/api/slack/", "/api/twilio/", "/api/ack/", "/api/session/")
+PREFIXES = ("/api/v1/", "/api/slack/", "/api/twilio/", "/api/ack/", "/api/session/", "/api/push/")
 MESSAGE = f"The request body is larger than {REQUEST_BODY_LIMIT} bytes"
 
 

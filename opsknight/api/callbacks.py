@@ -1,4 +1,5 @@
 """Inbound acknowledgements from providers and links: Slack buttons, SMS/WhatsApp replies, email and push links.
+(What else a browser's push side talks to — receipts, its subscription — is in `api.push`.)
 
 Each route verifies the sender (Slack's signature, Twilio's signature, or our signed single-use link), works out
 which OpsKnight user is acting (by the contact method the reply came from, or the user the link was sent to),
@@ -15,12 +16,9 @@ import logging
 import os
 from urllib.parse import parse_qsl
 
-from typing import Literal
-
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from opsknight import accounts
@@ -199,45 +197,3 @@ async def ack_link(token: str, request: Request) -> Response:
     if "json" in request.headers.get("accept", ""):  # the push notification's action, from the service worker
         return JSONResponse({"status": "acknowledged", "message": message})
     return _page("Acknowledged", f"<h2>{html.escape(message)}</h2><p>Paging has stopped.</p>")
-
-
-
-class ReceiptIn(BaseModel):
-    event: Literal["displayed", "acted"]
-    action: str = Field(default="", max_length=40, pattern=r"^[a-z_-]*$")
-
-
-def _receipt(token: str, body: ReceiptIn) -> None:
-    from opsknight import broker
-    from opsknight.engine import receipts
-
-    with session_scope() as db:
-        now = clock.now()
-        delivery_id = acks.receipt_delivery_id(token, now)
-        try:
-            changed = receipts.record(db, delivery_id, body.event, body.action, now)
-        except receipts.ReceiptError as exc:
-            raise acks.AckLinkError(str(exc), status=404) from None
-    if changed is not None:
-        broker.publish_incidents_changed([changed])
-
-
-@router.post("/api/push/receipts/{token}", status_code=204)
-async def push_receipt(token: str, body: ReceiptIn) -> Response:
-    """The service worker: this page's notification was shown ("displayed"), or tapped ("acted"). Authenticated by
-    the page's own signed receipt token."""
-    try:
-        await run_in_threadpool(_receipt, token, body)
-    except acks.AckLinkError as exc:
-        return JSONResponse({"error": {"code": "invalid_receipt", "message": str(exc), "fields": []}},
-                            status_code=exc.status)
-    return Response(status_code=204)
-
-
-@router.get("/api/push/vapid-public-key", include_in_schema=True)
-def vapid_public_key() -> dict:
-    """The applicationServerKey browsers subscribe with (public by design)."""
-    from opsknight.engine import vapid
-
-    with session_scope() as db:
-        return {"public_key": vapid.public_key_for(vapid.stored_private_key(db))}

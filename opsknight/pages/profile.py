@@ -60,6 +60,21 @@ def _contact_form() -> rx.Component:
     )
 
 
+def _push_device() -> rx.Component:
+    """assets/push.js does the work: permission from this tap, subscribe, store; it writes the outcome in
+    #push-status and clicks #push-refresh so the list shows the new device."""
+    return rx.vstack(
+        rx.hstack(rx.button(rx.icon("bell-ring", size=16), "Enable push on this device", id="push-enable",
+                            variant="soft", class_name="thumb"),
+                  rx.button("refresh", id="push-refresh", on_click=ProfileState.load, display="none"),
+                  spacing="2"),
+        rx.text("", id="push-status", size="2", role="status"),
+        rx.text("On an iPhone (iOS 16.4+) add OpsKnight to the home screen first (Share → Add to Home Screen), then "
+                "open it from there and enable push.", size="1", color_scheme="gray"),
+        spacing="1", width="100%",
+    )
+
+
 def _contacts() -> rx.Component:
     return section(
         "Contact methods",
@@ -69,8 +84,8 @@ def _contacts() -> rx.Component:
         error_callout(ProfileState.test_error, "contact-test-error"),
         rx.cond(ProfileState.can_edit, rx.vstack(
             _contact_form(),
-            rx.text("Phone numbers in international format (+ and country code). Push notifications are enabled "
-                    "from the app on your phone.", size="1", color_scheme="gray"),
+            rx.text("Phone numbers in international format (+ and country code).", size="1", color_scheme="gray"),
+            _push_device(),
             error_callout(ProfileState.contact_error, "contact-error"),
             spacing="2", width="100%")),
         id="contact-methods",
@@ -83,7 +98,8 @@ def _contacts() -> rx.Component:
 def _rule_row(row: RuleRow) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.cond(row.delay_minutes == 0, "at once", f"after {row.delay_minutes} min")),
-        rx.table.cell(row.contact),
+        rx.table.cell(row.contact, rx.cond(row.fallthrough_seconds > 0, rx.text(
+            "next rule at once if not shown within ", row.fallthrough_seconds, " s", size="1", color_scheme="gray"))),
         rx.table.cell(row.urgency),
         rx.table.cell(rx.cond(ProfileState.can_edit, rx.button(
             "Delete", size="1", variant="soft", color_scheme="red", on_click=ProfileState.delete_rule(row.id),
@@ -101,8 +117,10 @@ def _rule_form() -> rx.Component:
             field("Minutes after first page", rx.input(name="delay_minutes", type="number", min=0, max=1440,
                                                        default_value="0", width="100%", id="rule-delay")),
             field("For", native_select("urgency", URGENCIES, "any", id="rule-urgency")),
+            field("Push not shown in (s)", rx.input(name="fallthrough_seconds", type="number", min=5, max=3600,
+                                                     placeholder="optional", width="100%", id="rule-fallthrough")),
             rx.button("Add rule", type="submit", id="rule-add"),
-            spacing="3", align="end", width="100%",
+            spacing="3", align="end", width="100%", wrap="wrap",
         ),
         on_submit=ProfileState.add_rule,
         reset_on_submit=False,

@@ -24,6 +24,7 @@ class RuleRow:
     contact: str = ""  # "SMS +14155552671"
     delay_minutes: int = 0
     urgency: str = ""
+    fallthrough_seconds: int = 0  # push: not shown within this many seconds -> the next rule at once (0: never)
 
 
 @dataclasses.dataclass
@@ -64,7 +65,8 @@ def _snapshot(principal, token: str) -> Snapshot:
         user = profile.me(db, principal)
         methods = contacts.list_contact_methods(db, principal, user.id)
         by_id = {c.id: f"{c.kind} {contacts.display_address(c)}" for c in methods}
-        rules = [RuleRow(r.id, by_id.get(r.contact_method_id, kind), r.delay_minutes, r.urgency)
+        rules = [RuleRow(r.id, by_id.get(r.contact_method_id, kind), r.delay_minutes, r.urgency,
+                         r.fallthrough_seconds or 0)
                  for r, kind in contacts.list_rules(db, principal, user.id)]
         sessions = [profile.session_json(s, token) for s in profile.list_sessions(db, principal)]
         keys = [profile.api_key_json(k) for k in profile.list_api_keys(db, principal)]
@@ -183,7 +185,8 @@ class ProfileState(AuthState):
     async def add_rule(self, form: dict):
         principal = actor()
         values = {"contact_method_id": form.get("contact_method_id") or 0,
-                  "delay_minutes": form.get("delay_minutes") or 0, "urgency": form.get("urgency", "any")}
+                  "delay_minutes": form.get("delay_minutes") or 0, "urgency": form.get("urgency", "any"),
+                  "fallthrough_seconds": form.get("fallthrough_seconds") or None}
         if not await attempt(self, "rule_error", contacts.create_rule, principal.user_id, values):
             return
         await self._refresh()

@@ -63,7 +63,20 @@ def _start(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.P
 
 
 @pytest.fixture(scope="session")
-def app_server(app_data_dir):
+def push_service():
+    """A local web push service the app's pywebpush sends to (a real one needs the browser vendor's servers): it
+    checks the VAPID signature against the app's key and the headers, and decrypts each push."""
+    from opsknight.engine import vapid
+    from tests.fakes.push import PushFake
+
+    private, public = vapid.generate_vapid_keys()
+    with PushFake(vapid_public_key=public) as fake:
+        fake.vapid_private_key = private
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def app_server(app_data_dir, push_service):
     """The app as in production: PostgreSQL + Redis, several web processes, a worker and the scheduler."""
     if not redis_available(E2E_REDIS_URL):
         skip_or_fail(f"Redis is not reachable at {E2E_REDIS_URL}")
@@ -79,6 +92,8 @@ def app_server(app_data_dir):
             PATH=f"{bin_dir}:{env.get('PATH', '')}", REFLEX_USE_NPM="1", REFLEX_TELEMETRY_ENABLED="false",
             OPSKNIGHT_PORT=str(port), OPSKNIGHT_BASE_URL=base_url, OPSKNIGHT_DATA_DIR=str(data_dir),
             OPSKNIGHT_ADMIN_EMAIL=ADMIN_EMAIL, OPSKNIGHT_ADMIN_PASSWORD=ADMIN_PASSWORD, OPSKNIGHT_BCRYPT_ROUNDS="4",
+            OPSKNIGHT_VAPID_PRIVATE_KEY=push_service.vapid_private_key, OPSKNIGHT_VAPID_SUBJECT="mailto:oncall@example.com",
+            OPSKNIGHT_EXTRA_PUSH_SERVICES=push_service.url,
         )
         log_path = data_dir / "server.log"
         procs = [_start(["serve", "--host", "127.0.0.1"], env, log_path)]

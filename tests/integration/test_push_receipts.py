@@ -75,6 +75,17 @@ def test_the_acknowledge_page_asks_and_only_a_post_acts_once(client, phone):
     assert rows(Incident)[0].acknowledged_via == "push"
 
 
+def test_an_expired_or_forged_acknowledge_token_acts_on_nothing(client, phone):
+    payload = _payload(phone, client)["payload"]
+    delivery_id = int(payload["ack_url"].rsplit("/", 1)[1].split(".")[0])
+    old = acks.make_token(delivery_id, clock.now() - timedelta(hours=25))
+    forged = payload["ack_url"].rsplit("/", 1)[1][:-6] + "000000"
+    for token in (old, forged):
+        response = client.post(f"/api/ack/{token}", headers={"Accept": "application/json"})
+        assert response.status_code == 410, response.text
+    assert rows(Incident)[0].status == "triggered"
+
+
 def test_receipts_go_on_the_delivery_and_the_timeline_once(client, phone):
     payload = _payload(phone, client)["payload"]
     receipt = payload["receipt_url"].removeprefix("http://testserver")
