@@ -33,15 +33,38 @@
     if (status) status.textContent = text;
   }
 
-  async function save(subscription) {
+  async function save(subscription, enable) {
+    // enable: the person's tap (stores a new device); otherwise only a device stored before is renewed.
     const response = await fetch("/api/push/subscriptions", {
       method: "POST", headers: {"Content-Type": "application/json"},
-      body: JSON.stringify({subscription: subscription.toJSON(), device: deviceName(),
+      body: JSON.stringify({subscription: subscription.toJSON(), device: deviceName(), enable: Boolean(enable),
                             previous_endpoint: localStorage.getItem(ENDPOINT_KEY)}),
     });
     if (!response.ok) throw new Error(((await response.json().catch(() => ({}))).error || {}).message || "refused");
-    localStorage.setItem(ENDPOINT_KEY, subscription.endpoint);
-    return response.json();
+    const saved = await response.json();
+    if (saved.stored) localStorage.setItem(ENDPOINT_KEY, subscription.endpoint);
+    return saved;
+  }
+
+  async function serverKey() {
+    return keyBytes((await (await fetch("/api/push/vapid-public-key")).json()).public_key);
+  }
+
+  function sameKey(subscription, key) {
+    const current = subscription.options && subscription.options.applicationServerKey;
+    if (!current) return true;  // the browser does not tell: trust it
+    const a = new Uint8Array(current);
+    return a.length === key.length && a.every((byte, i) => byte === key[i]);
+  }
+
+  // A subscription made with an older server key (the keys were rotated) can never receive a push: make a new one.
+  async function current(registration, key) {
+    let subscription = await registration.pushManager.getSubscription();
+    if (subscription && !sameKey(subscription, key)) {
+      await subscription.unsubscribe();
+      subscription = null;
+    }
+    return subscription || registration.pushManager.subscribe({userVisibleOnly: true, applicationServerKey: key});
   }
 
   async function enable() {
@@ -56,10 +79,8 @@
     }
     try {
       const registration = await navigator.serviceWorker.ready;
-      const {public_key: key} = await (await fetch("/api/push/vapid-public-key")).json();
-      const subscription = await registration.pushManager.getSubscription() ||
-        await registration.pushManager.subscribe({userVisibleOnly: true, applicationServerKey: keyBytes(key)});
-      const saved = await save(subscription);
+      const subscription = await current(registration, await serverKey());
+      const saved = await save(subscription, true);
       say(`Push is on for this device (${saved.label}). Send a test from your contact methods.`);
       const refresh = document.getElementById("push-refresh");  // the profile page's list shows the device
       if (refresh) refresh.click();
@@ -68,13 +89,36 @@
     }
   }
 
+  // Every time the app opens: Chrome never says when the push service renewed a subscription, and site data may
+  // have been cleared or the server's key rotated. Only a device this browser enabled before is renewed.
   async function recheck(registration) {
     if (!supported || Notification.permission !== "granted") return;
-    const subscription = await registration.pushManager.getSubscription();
-    if (subscription) {  // once per app start: cheap, and the only way to learn that Chrome renewed it
-      try { await save(subscription); } catch (err) { /* signed out, or offline: next time */ }
-    }
+    try {
+      const had = await registration.pushManager.getSubscription();
+      if (!had && !localStorage.getItem(ENDPOINT_KEY)) return;  // push was never turned on here
+      await save(await current(registration, await serverKey()), false);
+    } catch (err) { /* signed out, or offline: next time */ }
   }
+
+  // Signing out: this browser stops receiving the user's pages (someone else may sign in on it next). The click
+  // waits for that, then goes on to the sign-out itself.
+  let forgotten = false;
+  document.addEventListener("click", async (event) => {
+    if (forgotten || !event.target.closest("#logout-button")) return;
+    const registration = await navigator.serviceWorker.getRegistration();
+    const subscription = registration && await registration.pushManager.getSubscription();
+    if (!subscription) return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    try {
+      await fetch("/api/push/subscriptions/forget", {method: "POST", headers: {"Content-Type": "application/json"},
+                                                     body: JSON.stringify({endpoint: subscription.endpoint})});
+      await subscription.unsubscribe();
+      localStorage.removeItem(ENDPOINT_KEY);
+    } catch (err) { /* offline: the server still removes it when the push service reports it gone */ }
+    forgotten = true;
+    event.target.closest("#logout-button").click();
+  }, true);
 
   function prompt() {  // once, after sign-in, on a phone-sized screen
     if (!supported || Notification.permission !== "default" || localStorage.getItem(PROMPTED_KEY)) return;

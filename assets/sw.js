@@ -62,15 +62,21 @@ self.addEventListener("push", (event) => {
 });
 
 async function acknowledge(page) {
-  let message = "Open the incident to see what happened.";
+  // First, and again if the phone's network is only waking up. A link answered "used already" was used by this
+  // person already (an earlier try of this tap whose answer was lost, or the acknowledge page): done too.
+  let message = "No network: open OpsKnight when you are back online.";
   let done = false;
-  try {
-    const response = await fetch(page.ack_url, {method: "POST", headers: {Accept: "application/json"}});
-    const body = await response.json().catch(() => ({}));
-    done = response.ok;
-    message = done ? (body.message || "Paging has stopped.") : ((body.error || {}).message || message);
-  } catch (err) {
-    message = "No network: open OpsKnight when you are back online.";
+  for (let attempt = 0; attempt < 3 && !done; attempt++) {
+    try {
+      const response = await fetch(page.ack_url, {method: "POST", headers: {Accept: "application/json"}});
+      const body = await response.json().catch(() => ({}));
+      const refusal = (body.error || {}).message || "";
+      done = response.ok || /used already/.test(refusal);
+      message = done ? (body.message || "Paging has stopped.") : (refusal || "Open the incident to see what happened.");
+      if (response.status < 500 && !done) break;  // refused: trying again will not help
+    } catch (err) {
+      await new Promise((resolve) => setTimeout(resolve, 1000 * (attempt + 1)));
+    }
   }
   await self.registration.showNotification(done ? "Acknowledged" : "Not acknowledged", {
     body: message, tag: page.tag, renotify: false, silent: true, icon: "/icons/icon-192.png",
@@ -79,15 +85,17 @@ async function acknowledge(page) {
 }
 
 async function open(url) {
-  const target = new URL(url, self.location.origin).href;
+  const target = new URL(url, self.location.origin);
   const windows = await self.clients.matchAll({type: "window", includeUncontrolled: true});
-  const same = windows.find((client) => client.url === target);
+  const same = windows.find((client) => new URL(client.url).pathname === target.pathname);
   if (same) return same.focus();
-  if (windows.length && windows[0].navigate) {
-    const client = await windows[0].navigate(target);
-    if (client) return client.focus();
+  for (const client of windows) {  // an app window elsewhere: take it there (only one this worker controls can)
+    try {
+      const moved = client.navigate ? await client.navigate(target.href) : null;
+      if (moved) return moved.focus();
+    } catch (err) { /* not ours to navigate */ }
   }
-  return self.clients.openWindow(target);
+  return self.clients.openWindow(target.href);
 }
 
 self.addEventListener("notificationclick", (event) => {
@@ -95,10 +103,14 @@ self.addEventListener("notificationclick", (event) => {
   const action = event.action || "";
   event.notification.close();
   event.waitUntil((async () => {
-    await report(page.receipt_url, {event: "acted", action: action || "tap"});
-    if (action === "acknowledge" && page.ack_url && !page.acknowledged) return acknowledge(page);
-    const tapWithoutButtons = !action && !hasButtons() && page.ack_page_url && !page.acknowledged;
-    return open(tapWithoutButtons ? page.ack_page_url : (page.url || "/incidents"));
+    const receipt = report(page.receipt_url, {event: "acted", action: action || "tap"});  // alongside, not first
+    if (action === "acknowledge" && page.ack_url && !page.acknowledged) {
+      await acknowledge(page);
+    } else {
+      const tapWithoutButtons = !action && !hasButtons() && page.ack_page_url && !page.acknowledged;
+      await open(tapWithoutButtons ? page.ack_page_url : (page.url || "/incidents"));
+    }
+    await receipt;
   })());
 });
 
@@ -114,9 +126,9 @@ self.addEventListener("pushsubscriptionchange", (event) => {
     const {public_key: key} = await (await fetch("/api/push/vapid-public-key")).json();
     const subscription = event.newSubscription || await self.registration.pushManager.subscribe(
       {userVisibleOnly: true, applicationServerKey: keyBytes(key)});
-    await fetch("/api/push/subscriptions", {
+    await fetch("/api/push/subscriptions", {  // a renewal: it replaces the old endpoint, never adds a device
       method: "POST", headers: {"Content-Type": "application/json"},
-      body: JSON.stringify({subscription: subscription.toJSON(),
+      body: JSON.stringify({subscription: subscription.toJSON(), enable: false,
                             previous_endpoint: event.oldSubscription ? event.oldSubscription.endpoint : null}),
     });
   })());

@@ -110,8 +110,7 @@ def normalize_address(kind: str, address: str, push_keys: PushKeys | None = None
         host = parts.hostname or ""
     except ValueError:
         raise _invalid("address", "a push subscription endpoint (an https URL)") from None
-    extra = [origin.rstrip("/") for origin in os.environ.get("OPSKNIGHT_EXTRA_PUSH_SERVICES", "").split(",") if origin]
-    if any(address.startswith(origin + "/") for origin in extra):  # tests: a local fake push service
+    if any(address.startswith(origin + "/") for origin in _test_push_services()):  # tests: a local fake push service
         pass
     elif parts.scheme != "https" or not host:
         raise _invalid("address", "a push subscription endpoint (an https URL)")
@@ -120,6 +119,13 @@ def normalize_address(kind: str, address: str, push_keys: PushKeys | None = None
     if push_keys is None:
         raise _invalid("push_keys", "a push subscription needs its p256dh and auth keys")
     return address, push_keys.model_dump()
+
+
+def _test_push_services() -> list[str]:
+    """OPSKNIGHT_EXTRA_PUSH_SERVICES: origins of local push services the tests run (never in production)."""
+    if os.environ.get("OPSKNIGHT_ENV", "development") == "production":
+        return []
+    return [origin.rstrip("/") for origin in os.environ.get("OPSKNIGHT_EXTRA_PUSH_SERVICES", "").split(",") if origin]
 
 
 def display_address(contact: ContactMethod) -> str:
@@ -213,7 +219,8 @@ def create_contact_method(db: Session, actor: Principal | None, user_id: int,
 
 
 class PushSubscriptionIn(Input):
-    """What a browser's push.js sends: `PushSubscription.toJSON()` and a name for the device."""
+    """What a browser's push.js sends: `PushSubscription.toJSON()`, a name for the device, and whether this is the
+    person turning push on here (`enable`) or the app re-sending what it has (renewals only)."""
 
     model_config = {"extra": "ignore"}  # toJSON() carries expirationTime and, in some browsers, more
 
@@ -225,33 +232,45 @@ class PushSubscriptionIn(Input):
     subscription: Subscription
     device: str = Field(default="", max_length=100)
     previous_endpoint: str | None = Field(default=None, max_length=2048)
+    enable: bool = False
 
 
 def save_push_subscription(db: Session, actor: Principal | None,
-                           data: dict | PushSubscriptionIn) -> tuple[ContactMethod, bool]:
-    """Store this device's subscription as one of the actor's push contact methods: the same endpoint is updated
-    (keys, name), a renewed one replaces the previous endpoint it names (its rules stay), anything else is a new
-    device — which also gets a rule paging it at once when the user has rules (otherwise no rule would use it).
-    Returns (contact method, whether it is new)."""
+                           data: dict | PushSubscriptionIn) -> tuple[ContactMethod | None, bool]:
+    """Store this browser's subscription as one of the actor's push contact methods.
+
+    - The same endpoint (or the previous one it names: the push service renewed it) is updated, keys only: a name
+      the person gave the device stays.
+    - Only `enable` (the person tapping "Enable push on this device") creates one — never the app re-sending its
+      subscription when it opens, or a device someone deleted would come back — and takes the endpoint from any
+      other user it was stored for (a shared browser: pages go to who enabled it last). A new device also gets a
+      rule paging it at once when the user has rules (otherwise no rule would use it).
+    Returns (contact method or None when there was nothing to renew, whether it is new)."""
     body = parse(PushSubscriptionIn, data)
     actor = authorize(actor, Permission.OWN_PROFILE)
     address, keys = normalize_address("push", body.subscription.endpoint, body.subscription.keys)
-    mine = {c.address: c for c in db.exec(select(ContactMethod).where(
-        ContactMethod.user_id == actor.user_id, ContactMethod.kind == "push")).all()}
-    contact = mine.get(address) or mine.get(body.previous_endpoint or "")
-    label = " ".join(body.device.split())[:100]
-    if contact is not None:
-        before = _audit_view(contact)
-        contact.address, contact.push_subscription = address, keys
-        contact.label = label or contact.label
-        db.add(contact)
+    endpoints = [address] + ([body.previous_endpoint] if body.previous_endpoint else [])
+    stored = db.exec(select(ContactMethod).where(ContactMethod.kind == "push",
+                                                 ContactMethod.address.in_(endpoints))).all()
+    mine = next((c for c in stored if c.user_id == actor.user_id and c.address == address), None) or \
+        next((c for c in stored if c.user_id == actor.user_id), None)
+    if mine is not None:
+        before = _audit_view(mine)
+        mine.address, mine.push_subscription = address, keys
+        db.add(mine)
         db.flush()
-        if before != _audit_view(contact):
-            audit.record(db, actor, "contact_method.update", "contact_method", contact.id,
-                         audit.changes_between(before, _audit_view(contact)))
-        return contact, False
-    contact = ContactMethod(user_id=actor.user_id, kind="push", address=address, push_subscription=keys,
-                            label=label or "Browser")
+        if before != _audit_view(mine):
+            audit.record(db, actor, "contact_method.update", "contact_method", mine.id,
+                         audit.changes_between(before, _audit_view(mine)))
+        return mine, False
+    if not body.enable:
+        return None, False
+    for other in stored:  # this browser was another user's device: it is this one's now
+        audit.record(db, actor, "contact_method.delete", "contact_method", other.id, _audit_view(other))
+        db.delete(other)
+    db.flush()
+    label = " ".join(body.device.split())[:100] or "Browser"
+    contact = ContactMethod(user_id=actor.user_id, kind="push", address=address, push_subscription=keys, label=label)
     _flush_unique(db, contact, "This device is stored already")
     audit.record(db, actor, "contact_method.create", "contact_method", contact.id, _audit_view(contact))
     if db.exec(select(NotificationRule.id).where(NotificationRule.user_id == actor.user_id).limit(1)).first():
@@ -259,6 +278,18 @@ def save_push_subscription(db: Session, actor: Principal | None,
         _flush_unique(db, rule, DUPLICATE_RULE)
         audit.record(db, actor, "notification_rule.create", "notification_rule", rule.id, _rule_view(rule))
     return contact, True
+
+
+def forget_push_subscription(db: Session, actor: Principal | None, endpoint: str) -> bool:
+    """Signing out on a browser: its subscription stops paging this user there."""
+    actor = authorize(actor, Permission.OWN_ACCOUNT)
+    found = db.exec(select(ContactMethod).where(ContactMethod.user_id == actor.user_id, ContactMethod.kind == "push",
+                                                ContactMethod.address == endpoint)).first()
+    if found is None:
+        return False
+    audit.record(db, actor, "contact_method.delete", "contact_method", found.id, _audit_view(found))
+    db.delete(found)
+    return True
 
 
 def update_contact_method(db: Session, actor: Principal | None, user_id: int, contact_id: int,

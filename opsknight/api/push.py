@@ -37,31 +37,53 @@ def vapid_public_key() -> dict:
         return {"public_key": vapid.public_key_for(vapid.stored_private_key(db))}
 
 
-def _save(token: str, body: dict) -> tuple[int, dict]:
+def _as_signed_in(token: str, fn, *args) -> tuple[int, dict]:
+    """`fn(db, principal, *args)` for the session's user: (status, answer or error)."""
     with session_scope() as db:
         principal = accounts.principal_for_session(db, token)
         if principal is None:
             return 401, {"code": "unauthorized", "message": "Sign in first"}
         try:
-            contact, created = contacts.save_push_subscription(db, principal, body)
+            return 200, fn(db, principal, *args)
         except AdminError as exc:
             return exc.status, {"code": exc.code, "message": exc.message, "fields": exc.fields}
-        return (201 if created else 200), {"id": contact.id, "label": contact.label, "created": created}
+
+
+def _saved(db, principal, body: dict) -> dict:
+    contact, created = contacts.save_push_subscription(db, principal, body)
+    if contact is None:
+        return {"stored": False}
+    return {"stored": True, "id": contact.id, "label": contact.label, "created": created}
+
+
+def _forgotten(db, principal, body: dict) -> dict:
+    endpoint = body.get("endpoint") if isinstance(body, dict) else None
+    return {"forgotten": isinstance(endpoint, str) and contacts.forget_push_subscription(db, principal, endpoint)}
+
+
+async def _session_call(request: Request, fn) -> JSONResponse:
+    if not from_our_own_page(request):
+        return _error(403, "forbidden", "Only OpsKnight's own pages may change this browser's subscription")
+    try:
+        body = await request.json()
+    except ValueError:
+        return _error(400, "invalid_json", "Send JSON")
+    status, answer = await run_in_threadpool(_as_signed_in, request.cookies.get(SESSION_COOKIE, ""), fn, body)
+    if status >= 400:
+        return _error(status, answer["code"], answer["message"], answer.get("fields"))
+    return JSONResponse(answer, status_code=201 if answer.get("created") else 200)
 
 
 @router.post("/api/push/subscriptions", include_in_schema=False)
 async def save_subscription(request: Request) -> JSONResponse:
-    """Store (or update) this browser's push subscription for the signed-in user."""
-    if not from_our_own_page(request):
-        return _error(403, "forbidden", "Only OpsKnight's own pages may store a subscription")
-    try:
-        body = await request.json()
-    except ValueError:
-        return _error(400, "invalid_json", "Send the subscription as JSON")
-    status, answer = await run_in_threadpool(_save, request.cookies.get(SESSION_COOKIE, ""), body)
-    if status >= 400:
-        return _error(status, answer["code"], answer["message"], answer.get("fields"))
-    return JSONResponse(answer, status_code=status)
+    """Store ("enable": true, the person's tap) or renew this browser's push subscription for the signed-in user."""
+    return await _session_call(request, _saved)
+
+
+@router.post("/api/push/subscriptions/forget", include_in_schema=False)
+async def forget_subscription(request: Request) -> JSONResponse:
+    """Signing out: this browser stops receiving the user's pages ({"endpoint": ...})."""
+    return await _session_call(request, _forgotten)
 
 
 class ReceiptIn(BaseModel):

@@ -30,13 +30,29 @@ def _sign(message: str) -> str:
     return hmac.new(settings().secret_key.encode(), message.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def make_token(delivery_id: int, now: datetime) -> str:
+# A receipt token is signed for another purpose than an acknowledge token: one cannot stand in for the other.
+# (Acknowledge tokens sign the bare message, as they always have: links already sent stay valid.)
+ACK, RECEIPT = "", "receipt:"
+
+
+def make_token(delivery_id: int, now: datetime, purpose: str = ACK) -> str:
     message = f"{delivery_id}.{int((now + LIFETIME).timestamp())}"
-    return f"{message}.{_sign(message)}"
+    return f"{message}.{_sign(purpose + message)}"
 
 
-def ack_url(delivery: Delivery) -> str:
-    return f"{settings().base_url}/api/ack/{make_token(delivery.id, clock.now())}"
+def _verified(token: str, now: datetime, purpose: str, what: str) -> int:
+    """The delivery id a genuine, unexpired token of `purpose` names; raises AckLinkError."""
+    try:
+        delivery_id, expires, signature = token.split(".")
+        delivery_id_int, expires_int = int(delivery_id), int(expires)
+    except ValueError:
+        raise AckLinkError(f"This {what} is malformed") from None
+    # `compare_digest` raises on a non-ASCII str rather than answering: such a signature is simply wrong.
+    if not signature.isascii() or not hmac.compare_digest(signature, _sign(f"{purpose}{delivery_id}.{expires}")):
+        raise AckLinkError(f"This {what} is not valid", status=403 if purpose == RECEIPT else 410)
+    if now.timestamp() > expires_int:
+        raise AckLinkError(f"This {what} has expired" + ("; open the incident instead" if purpose == ACK else ""))
+    return delivery_id_int
 
 
 @dataclass(frozen=True)
@@ -53,30 +69,12 @@ def links(delivery: Delivery) -> Links:
     now, base = clock.now(), settings().base_url
     token = make_token(delivery.id, now)
     return Links(ack_url=f"{base}/api/ack/{token}", ack_page_url=f"{base}/ack/{token}",
-                 receipt_url=f"{base}/api/push/receipts/{make_receipt_token(delivery.id, now)}")
-
-
-# A receipt token is signed for another purpose than an acknowledge token: one cannot stand in for the other.
-_RECEIPT = "receipt:"
-
-
-def make_receipt_token(delivery_id: int, now: datetime) -> str:
-    message = f"{delivery_id}.{int((now + LIFETIME).timestamp())}"
-    return f"{message}.{_sign(_RECEIPT + message)}"
+                 receipt_url=f"{base}/api/push/receipts/{make_token(delivery.id, now, RECEIPT)}")
 
 
 def receipt_delivery_id(token: str, now: datetime) -> int:
     """The delivery a receipt token names, if it is genuine and not expired (receipts may come more than once)."""
-    try:
-        delivery_id, expires, signature = token.split(".")
-        delivery_id_int, expires_int = int(delivery_id), int(expires)
-    except ValueError:
-        raise AckLinkError("This receipt token is malformed") from None
-    if not signature.isascii() or not hmac.compare_digest(signature, _sign(f"{_RECEIPT}{delivery_id}.{expires}")):
-        raise AckLinkError("This receipt token is not valid", status=403)
-    if now.timestamp() > expires_int:
-        raise AckLinkError("This receipt token has expired")
-    return delivery_id_int
+    return _verified(token, now, RECEIPT, "receipt token")
 
 
 class AckLinkError(ValueError):
@@ -90,16 +88,7 @@ class AckLinkError(ValueError):
 
 def redeem(db: Session, token: str, now: datetime) -> Delivery:
     """Check a token and mark it used (inside the caller's transaction); returns its delivery."""
-    try:
-        delivery_id, expires, signature = token.split(".")
-        delivery_id_int, expires_int = int(delivery_id), int(expires)
-    except ValueError:
-        raise AckLinkError("This acknowledge link is malformed") from None
-    # `compare_digest` raises on a non-ASCII str rather than answering: such a signature is simply wrong.
-    if not signature.isascii() or not hmac.compare_digest(signature, _sign(f"{delivery_id}.{expires}")):
-        raise AckLinkError("This acknowledge link is not valid")
-    if now.timestamp() > expires_int:
-        raise AckLinkError("This acknowledge link has expired; open the incident instead")
+    delivery_id_int = _verified(token, now, ACK, "acknowledge link")
     delivery = db.get(Delivery, delivery_id_int)
     if delivery is None:
         raise AckLinkError("This acknowledge link is not valid")

@@ -280,6 +280,12 @@ def claim(db: Session, delivery_id: int, now: datetime, base_url: str, links_for
         return send_job(delivery)
     contact = db.get(ContactMethod, delivery.contact_method_id) if delivery.contact_method_id else None
     bundled = _bundle(db, delivery, now)
+    if delivery.channel == "push" and delivery.shown_by is None and delivery.attempts == 0:
+        # "Not shown within N s": counted from the first try, so a push service answering 5xx for minutes (the
+        # send retries) cannot hold the next rule back.
+        rule = db.get(NotificationRule, delivery.notification_rule_id) if delivery.notification_rule_id else None
+        if rule is not None and rule.fallthrough_seconds:
+            delivery.shown_by = now + timedelta(seconds=rule.fallthrough_seconds)
     delivery.status, delivery.attempts = DeliveryStatus.SENDING, delivery.attempts + 1
     delivery.next_attempt_at = now + SEND_LEASE
     db.add(delivery)
@@ -290,7 +296,9 @@ def claim(db: Session, delivery_id: int, now: datetime, base_url: str, links_for
         Delivery.incident_id == incident.id, Delivery.user_id == delivery.user_id, Delivery.channel == "push",
         Delivery.id != delivery.id, Delivery.status == DeliveryStatus.SENT).limit(1)).first() is not None
     page = Page(incident_id=incident.id, incident_number=incident.number, title=incident.title,
-                urgency=incident.urgency, status=incident.status, service_name=service.name,
+                # A responder request was planned as high urgency (page_users): it is sent as one too.
+                urgency="high" if delivery.responder_request else incident.urgency, status=incident.status,
+                service_name=service.name,
                 incident_url=f"{base_url}/incidents/{incident.id}", ack_url=links.ack_url,
                 ack_page_url=links.ack_page_url, receipt_url=links.receipt_url,
                 ttl_seconds=push_ttl(incident, now), repage=repage,
@@ -372,10 +380,6 @@ def record(db: Session, claimed: Claim, outcome: str, provider_id: str | None, e
         extra = f" (+{len(claimed.bundled_ids)} bundled)" if claimed.bundled_ids else ""
         timeline(db, delivery.incident_id, TimelineKind.NOTIFIED, now,
                  f"Sent {delivery.channel} to {who}{extra}", {"delivery_id": delivery.id, "provider_id": provider_id})
-        rule = db.get(NotificationRule, delivery.notification_rule_id) if delivery.notification_rule_id else None
-        if delivery.channel == "push" and rule is not None and rule.fallthrough_seconds:
-            delivery.shown_by = now + timedelta(seconds=rule.fallthrough_seconds)
-            follow_up.append(push_unseen_job(delivery))
     elif outcome == "retry" and delivery.attempts < MAX_ATTEMPTS:
         wait = backoff(delivery.attempts, getattr(error, "retry_after", None))
         delivery.status, delivery.error, delivery.next_attempt_at = DeliveryStatus.PENDING, str(error)[:1000], now + wait
@@ -395,7 +399,10 @@ def record(db: Session, claimed: Claim, outcome: str, provider_id: str | None, e
                 db.delete(gone)
         _release_bundle(db, claimed.delivery_id)
         if delivery.channel == "push":
+            delivery.shown_by = None  # what its check would do, done now
             follow_up += hurry_next(db, delivery, now, f"Push to {who} failed")
+    if delivery.shown_by is not None:  # sent or retrying: check at its deadline that it was shown
+        follow_up.append(push_unseen_job(delivery))
     db.add(delivery)
     return follow_up
 
@@ -407,10 +414,17 @@ def hurry_next(db: Session, delivery: Delivery, now: datetime, why: str) -> list
     incident = db.get(Incident, delivery.incident_id)
     if incident is None or _no_longer_paging(incident, delivery):
         return []
+    same_page = (Delivery.incident_id == delivery.incident_id, Delivery.user_id == delivery.user_id,
+                 Delivery.escalation_generation == delivery.escalation_generation, Delivery.id != delivery.id)
+    reached = db.exec(select(Delivery.id).where(*same_page, Delivery.channel == "push",
+                                                Delivery.displayed_at.is_not(None)).limit(1)).first()
+    under_way = db.exec(select(Delivery.id).where(  # brought forward already (another of their devices), or due
+        *same_page, Delivery.channel != "push", Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]),
+        Delivery.next_attempt_at <= now).limit(1)).first()
+    if reached is not None or under_way is not None:
+        return []  # another of their devices showed this page, or the next rule is on its way: one at a time
     nxt = db.exec(select(Delivery).where(
-        Delivery.incident_id == delivery.incident_id, Delivery.user_id == delivery.user_id,
-        Delivery.escalation_generation == delivery.escalation_generation, Delivery.id != delivery.id,
-        Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at > now,
+        *same_page, Delivery.status == DeliveryStatus.PENDING, Delivery.attempts == 0, Delivery.next_attempt_at > now,
     ).order_by(Delivery.next_attempt_at, Delivery.id).with_for_update()).first()
     if nxt is None:
         return []

@@ -90,10 +90,14 @@ def channel_registry() -> dict:
     from opsknight.engine import vapid
     from opsknight.engine.channels import build_channels
 
+    from opsknight.engine.channels.push import subject_acceptable
+
     env = dict(os.environ)
     with session_scope() as db:
         env["OPSKNIGHT_VAPID_PRIVATE_KEY"] = vapid.stored_private_key(db)
-    env.setdefault("OPSKNIGHT_VAPID_SUBJECT", f"mailto:{settings().admin_email or 'admin@opsknight.invalid'}")
+    if "OPSKNIGHT_VAPID_SUBJECT" not in env:  # not chosen: the admin's address, if push services would take it
+        chosen = f"mailto:{settings().admin_email}"
+        env["OPSKNIGHT_VAPID_SUBJECT"] = chosen if subject_acceptable(chosen) else "mailto:admin@opsknight.invalid"
     return build_channels(env)
 
 
@@ -119,10 +123,10 @@ def send_delivery(delivery_id: int) -> str:
 
 
 def push_unseen(delivery_id: int) -> str:
-    """A push's rule asked for it to be shown within its time; if the service worker has not said it was, the
-    user's next rule runs now. Runs once per push (`shown_by` is cleared); a job lost with Redis is queued again
+    """A push's rule asked for it to be shown within its time (counted from its first try); if the service worker
+    has not said it was — sent but unseen, or still retrying — the user's next rule runs now. Runs once per push (`shown_by` is cleared); a job lost with Redis is queued again
     by the reconciler from `shown_by`."""
-    from opsknight.models import Delivery, DeliveryStatus
+    from opsknight.models import Delivery, NotificationRule
 
     now = clock.now()
     with session_scope() as db:
@@ -131,10 +135,11 @@ def push_unseen(delivery_id: int) -> str:
             return "nothing to check"
         if delivery.shown_by > now + EARLY_TOLERANCE:
             return "not-due"
-        seconds = int((delivery.shown_by - delivery.sent_at).total_seconds()) if delivery.sent_at else 0
+        rule = db.get(NotificationRule, delivery.notification_rule_id) if delivery.notification_rule_id else None
+        seconds = rule.fallthrough_seconds if rule else "its"
         delivery.shown_by = None  # checked: once
         db.add(delivery)
-        if delivery.displayed_at is not None or delivery.status != DeliveryStatus.SENT:
+        if delivery.displayed_at is not None:
             return "shown"
         who = dispatch.person_name(db, delivery.user_id)
         specs = dispatch.hurry_next(db, delivery, now, f"Push to {who} not shown within {seconds} s")

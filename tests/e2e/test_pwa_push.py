@@ -153,6 +153,7 @@ def test_subscribe_then_a_page_is_pushed_shown_receipted_and_acknowledged_from_t
         assert "Push shown to Pat" in timeline() and "on Pixel 8 (Chrome)" in timeline()  # the receipt arrived
 
         [worker] = [w for w in context.service_workers if w.url.endswith("/sw.js")]
+        # A script-made event is not trusted, so its waitUntil() throws; the handler's work has started by then.
         worker.evaluate("""() => self.registration.getNotifications().then(([n]) => {
             self.dispatchEvent(new NotificationEvent("notificationclick", {notification: n, action: "acknowledge"}));
         })""")
@@ -167,6 +168,15 @@ def test_subscribe_then_a_page_is_pushed_shown_receipted_and_acknowledged_from_t
                                           polling=200).json_value()
         assert replaced == f"incident-{incident_id}"  # the same notification, now "Acknowledged"
         assert "tapped the push on Pixel 8 (Chrome) (acknowledge)" in timeline()
+
+        # Signing out on this browser stops Pat's pages coming here (someone else may sign in next).
+        contacts = f"/api/v1/users/{paged['user']['id']}/contact-methods"
+        assert [c["kind"] for c in paged["api"].get(contacts).json()["data"]] == ["push"]
+        page.goto("/profile")
+        page.click("#menu-button")  # a phone: the account menu is in the drawer
+        page.locator("#mobile-menu #logout-button").click()
+        expect(page).to_have_url(re.compile(r"/login"))
+        assert paged["api"].get(contacts).json()["data"] == []
     finally:
         context.close()
 

@@ -44,6 +44,7 @@ NOT_API_KEY_ROUTES = {
     "/api/push/vapid-public-key": "public key (no secret)",
     "/api/push/receipts/{token}": "the page's signed receipt token",
     "/api/push/subscriptions": "the caller's own session cookie, same-origin only",
+    "/api/push/subscriptions/forget": "the caller's own session cookie, same-origin only",
     "/manifest.webmanifest": "public (the app manifest)",
     "/api/ical/schedules/{token}.ics": "secret calendar URL", "/api/ical/users/{token}.ics": "secret calendar URL",
     "/api/session/start": "single-use sign-in code", "/api/session/end": "the caller's own session cookie",

@@ -7,6 +7,8 @@ fails the test on teardown if it saw anything no test took. No PostgreSQL or Red
 
 from __future__ import annotations
 
+import json
+
 import socket
 import time
 
@@ -343,21 +345,37 @@ def test_push_low_urgency_is_normal_not_low_and_the_ttl_is_the_pages(push, vapid
 
 
 def test_a_re_page_alerts_again_and_the_payload_stays_small(push, vapid_keys):
-    long_page = make_page(repage=True, title="x" * 1024, service_name="s" * 100, bundled_count=99)
+    # Four bytes a character and JSON-escaped: the longest title and service name come past the limit.
+    long_page = make_page(repage=True, title="🔥" * 1024, service_name="服" * 100, bundled_count=99,
+                          incident_url="https://oncall.example.com/" + "p" * 900,
+                          ack_url="https://oncall.example.com/api/ack/" + "t" * 300,
+                          ack_page_url="https://oncall.example.com/ack/" + "t" * 300,
+                          receipt_url="https://oncall.example.com/api/push/receipts/" + "r" * 300)
+    from opsknight.engine.channels.push import payload as build
+
+    assert len(json.dumps({**build(long_page), "body": long_page.title[:300]}).encode()) > 3800  # would be over
     PushChannel(vapid_keys[0], "mailto:ops@example.com").send(push_to(push), long_page)
     [req] = push.expect(1)
     payload = req.info["payload"]
     assert payload["renotify"] is True and payload["tag"] == "incident-7"
-    import json
+    assert len(json.dumps(payload).encode()) <= 3800 and payload["body"].endswith("…")
 
-    assert len(json.dumps(payload).encode()) <= 3800
+
+def test_no_acknowledge_button_on_a_page_about_an_acknowledged_incident(push, vapid_keys):
+    PushChannel(vapid_keys[0], "mailto:ops@example.com").send(push_to(push), make_page(status="acknowledged"))
+    [req] = push.expect(1)
+    assert [a["action"] for a in req.info["payload"]["actions"]] == ["open"]
 
 
 @pytest.mark.parametrize("subject", ["mailto:admin@localhost", "https://localhost:3000", "mailto:me@127.0.0.1",
-                                     "http://oncall.example.com", "oncall@example.com"])
+                                     "http://oncall.example.com", "oncall@example.com", "mailto:x@api.localhost"])
 def test_a_vapid_subject_push_services_would_refuse_is_refused_at_start(vapid_keys, subject):
     with pytest.raises(ValueError, match="VAPID subject"):
         PushChannel(vapid_keys[0], subject)
+
+
+def test_a_real_domain_that_merely_contains_localhost_is_fine(vapid_keys):
+    PushChannel(vapid_keys[0], "mailto:ops@localhost.example.com")
 
 
 def test_push_signs_each_push_service_with_its_own_audience(push, vapid_keys):

@@ -60,8 +60,9 @@ def test_the_push_asks_the_push_service_for_what_a_phone_needs(client, phone):
     assert info["ttl"] == 3600  # no escalation follows this one step: the longest we ask for (never 0)
     assert payload["requireInteraction"] is True and payload["renotify"] is False
     assert [a["action"] for a in payload["actions"]] == ["acknowledge", "open"]
-    assert "/api/ack/" in payload["ack_url"] and "/ack/" in payload["ack_page_url"]
-    assert "/api/push/receipts/" in payload["receipt_url"]
+    assert payload["ack_url"].startswith("http://testserver/api/ack/")
+    assert payload["ack_page_url"].startswith("http://testserver/ack/")
+    assert payload["receipt_url"].startswith("http://testserver/api/push/receipts/")
 
 
 def test_the_acknowledge_page_asks_and_only_a_post_acts_once(client, phone):
@@ -148,17 +149,88 @@ def test_a_gone_subscription_is_deleted_and_the_next_rule_goes_at_once(client, s
 
 
 def test_a_disabled_users_subscriptions_are_never_used(client, session, phone):
+    """Planned before the disable (a later rule, waiting): dropped when its time comes."""
     from opsknight.admin import users as users_admin
     from opsknight.models import Role
 
+    ann = phone["ann"]
+    push_rule = rows(NotificationRule, NotificationRule.user_id == ann.id, NotificationRule.delay_minutes == 0)[0]
+    session.get(NotificationRule, push_rule.id).delay_minutes = 2  # the push waits 2 minutes now
     admin = accounts.create_user(session, email="root@example.com", name="Root", role=Role.ADMIN,
                                  password="pw-long-enough")
     session.commit()
-    users_admin.disable_user(session, accounts.principal_for_user(admin), phone["ann"].id)
-    session.commit()
     trigger(client, phone["token"], summary="Payments failing")
+    assert phone["push"].take() == []  # planned, not yet due
+    users_admin.disable_user(session, accounts.principal_for_user(admin), ann.id)
+    session.commit()
     tick(timedelta(minutes=10))
     assert phone["push"].take() == [] and phone["twilio"].take() == []
+    assert {d.status for d in rows(Delivery)} == {"suppressed"}
+
+
+def test_two_unseen_devices_bring_forward_one_rule_not_two(client, session, phone):
+    ann = phone["ann"]
+    tablet_sub = phone["push"].subscription("tablet")
+    tablet = ContactMethod(user_id=ann.id, kind="push", label="Tablet", address=tablet_sub["endpoint"],
+                           push_subscription=tablet_sub["keys"])
+    voice = ContactMethod(user_id=ann.id, kind="whatsapp", address="+15551230001")
+    session.add_all([tablet, voice])
+    session.flush()
+    session.add_all([NotificationRule(user_id=ann.id, contact_method_id=tablet.id, delay_minutes=0,
+                                      fallthrough_seconds=30),
+                     NotificationRule(user_id=ann.id, contact_method_id=voice.id, delay_minutes=10)])
+    session.commit()
+    trigger(client, phone["token"], summary="Payments failing")
+    phone["push"].expect(2)  # phone and tablet
+    tick(timedelta(seconds=35))  # neither shown
+    [sms] = phone["twilio"].expect(1)
+    assert sms.form["To"] == "+15551230001" and not sms.form["To"].startswith("whatsapp:")
+    tick(timedelta(seconds=5))
+    assert phone["twilio"].take() == []  # the WhatsApp rule keeps its 10 minutes
+
+
+def test_a_push_retrying_against_a_sick_push_service_still_falls_through_in_time(client, phone):
+    from tests.fakes.base import Reply
+
+    phone["push"].respond_next(*[Reply(503, "down")] * 3)
+    trigger(client, phone["token"], summary="Payments failing")
+    phone["push"].expect(1)  # the first try, refused; the retries back off
+    tick(timedelta(seconds=35))
+    phone["push"].take()
+    [sms] = phone["twilio"].expect(1)  # at 35 s, although the push never went through
+    assert sms.form["To"] == "+15551230001"
+
+
+def test_subscriptions_from_the_browser_renew_but_never_resurrect(client, session, phone, monkeypatch):
+    from opsknight.admin import contacts
+
+    monkeypatch.setenv("OPSKNIGHT_EXTRA_PUSH_SERVICES", phone["push"].url)  # the local push service's endpoints
+    ann = phone["ann"]
+    principal = accounts.principal_for_user(ann)
+    sub = phone["push"].subscription("new-laptop")
+    body = {"subscription": sub, "device": "Chrome on Linux"}
+    assert contacts.save_push_subscription(session, principal, body) == (None, False)  # no tap: nothing new
+    contact, created = contacts.save_push_subscription(session, principal, {**body, "enable": True})
+    assert created and contact.label == "Chrome on Linux"
+    contact.label = "My laptop"  # the person renames it
+    renewed = phone["push"].subscription("new-laptop-renewed")
+    contact, created = contacts.save_push_subscription(session, principal, {
+        "subscription": renewed, "device": "Chrome on Linux", "previous_endpoint": sub["endpoint"]})
+    assert not created and contact.address == renewed["endpoint"] and contact.label == "My laptop"
+    session.delete(contact)  # removed on the profile page
+    session.flush()
+    assert contacts.save_push_subscription(session, principal, {"subscription": renewed}) == (None, False)
+    # A shared browser: Bob enables push where Ann had it; Ann's pages stop going there.
+    bob = accounts.create_user(session, email="bob@example.com", name="Bob", password="pw-long-enough")
+    contacts.save_push_subscription(session, principal, {"subscription": renewed, "enable": True})
+    moved, created = contacts.save_push_subscription(session, accounts.principal_for_user(bob),
+                                                     {"subscription": renewed, "enable": True})
+    assert created and moved.user_id == bob.id
+    session.commit()
+    assert {c.user_id for c in rows(ContactMethod) if c.address == renewed["endpoint"]} == {bob.id}
+    assert contacts.forget_push_subscription(session, accounts.principal_for_user(bob), renewed["endpoint"])
+    session.commit()
+    assert not [c for c in rows(ContactMethod) if c.address == renewed["endpoint"]]
 
 
 def test_a_push_lives_at_the_push_service_until_the_escalation_moves_on():

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 import requests
 from py_vapid import Vapid
@@ -38,9 +38,7 @@ class PushChannel:
     def __init__(self, vapid_private_key: str, vapid_subject: str, timeout: float = 10.0):
         """`vapid_private_key`: base64url raw or DER key (see `opsknight.engine.vapid`); `vapid_subject`: a
         mailto: or https: URL push services may use to contact the operator."""
-        if not vapid_subject.startswith(("mailto:", "https://")):
-            raise ValueError(f"the VAPID subject must be a mailto: or https: URL, got {vapid_subject!r}")
-        if re.search(r"[@/.]localhost\b|[@/]127\.0\.0\.1\b", vapid_subject):
+        if not subject_acceptable(vapid_subject):
             raise ValueError(f"the VAPID subject must be a real address (Apple's push service refuses localhost "
                              f"ones), got {vapid_subject!r}")
         try:
@@ -85,6 +83,17 @@ def _map_error(exc: WebPushException) -> Exception:
     return PermanentError(f"push rejected ({status}): {exc.message}")  # 400/401/403 bad VAPID, 413 too large
 
 
+def subject_acceptable(subject: str) -> bool:
+    """A mailto: or https: subject whose host is not this machine (Apple refuses those)."""
+    if subject.startswith("mailto:"):
+        host = subject.rpartition("@")[2]
+    elif subject.startswith("https://"):
+        host = urlsplit(subject).hostname or ""
+    else:
+        return False
+    return host.lower() not in ("", "localhost", "127.0.0.1", "[::1]", "::1") and not host.lower().endswith(".localhost")
+
+
 def headers(page: Page) -> dict[str, str]:
     found = {"Urgency": "high" if page.urgency == "high" else "normal"}
     if not page.test:  # RFC 8030 topic: at most 32 characters of the URL-safe base64 alphabet
@@ -110,7 +119,9 @@ def payload(page: Page) -> dict:
         "tag": f"incident-{page.incident_id}",
         "renotify": page.repage,
         "requireInteraction": page.urgency == "high",
-        "actions": [{"action": "acknowledge", "title": "Acknowledge"}, {"action": "open", "title": "Open"}],
+        # Acknowledge only while there is something to acknowledge (a responder request may come later).
+        "actions": ([{"action": "acknowledge", "title": "Acknowledge"}] if page.status == "triggered" else [])
+        + [{"action": "open", "title": "Open"}],
         # The service worker POSTs the acknowledge link (a signed, expiring, single-use token for this page) when
         # Acknowledge is tapped: it works without a signed-in page open. Never a GET.
         "ack_url": page.ack_url,
