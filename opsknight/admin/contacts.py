@@ -200,6 +200,19 @@ def list_contact_methods(db: Session, actor: Principal | None, user_id: int) -> 
     return list(db.exec(select(ContactMethod).where(ContactMethod.user_id == user_id).order_by(ContactMethod.id)))
 
 
+def last_pages(db: Session, actor: Principal | None, user_id: int) -> dict[int, tuple]:
+    """Per contact method of the user: (when a page last went out on it, when a push there was last shown)."""
+    from sqlalchemy import func
+
+    from opsknight.models import Delivery
+
+    authorize(actor, Permission.READ)
+    rows = db.exec(select(Delivery.contact_method_id, func.max(Delivery.sent_at), func.max(Delivery.displayed_at))
+                   .where(Delivery.user_id == user_id, Delivery.contact_method_id.is_not(None))
+                   .group_by(Delivery.contact_method_id)).all()
+    return {contact_id: (sent, shown) for contact_id, sent, shown in rows}
+
+
 def get_contact_method(db: Session, actor: Principal | None, user_id: int, contact_id: int) -> ContactMethod:
     authorize(actor, Permission.READ)
     return _contact(db, user_id, contact_id)

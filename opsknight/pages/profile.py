@@ -31,7 +31,7 @@ def _contact_row(row) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.badge(row.kind, variant="soft")),
         rx.table.cell(row.address),
-        rx.table.cell(row.label),
+        rx.table.cell(row.label, rx.cond(row.last_page != "", rx.text(row.last_page, size="1", color_scheme="gray"))),
         rx.table.cell(rx.switch(checked=row.enabled, disabled=~ProfileState.can_edit,
                                 on_change=lambda on: ProfileState.set_contact_enabled(row.id, on))),
         rx.table.cell(rx.cond(ProfileState.can_edit, rx.hstack(

@@ -40,10 +40,15 @@ class ContactRow:
     label: str = ""
     address: str = ""
     enabled: bool = True
+    last_page: str = ""  # "last page 2026-12-06 03:12 UTC, shown" ("" when none yet)
 
 
-def contact_row(view: dict[str, Any]) -> ContactRow:
-    return ContactRow(view["id"], view["kind"], view["label"], view["address"], view["enabled"])
+def contact_row(view: dict[str, Any], last: tuple | None = None) -> ContactRow:
+    sent, shown = last or (None, None)
+    last_page = f"last page {when(sent.isoformat())}" if sent else ""
+    if sent and view["kind"] == "push":
+        last_page += ", shown" if shown and shown >= sent else ", not shown yet"
+    return ContactRow(view["id"], view["kind"], view["label"], view["address"], view["enabled"], last_page)
 
 
 def contact_values(form: dict[str, Any]) -> dict[str, Any]:

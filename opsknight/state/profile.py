@@ -64,6 +64,7 @@ def _snapshot(principal, token: str) -> Snapshot:
     with session_scope() as db:
         user = profile.me(db, principal)
         methods = contacts.list_contact_methods(db, principal, user.id)
+        last = contacts.last_pages(db, principal, user.id)
         by_id = {c.id: f"{c.kind} {contacts.display_address(c)}" for c in methods}
         rules = [RuleRow(r.id, by_id.get(r.contact_method_id, kind), r.delay_minutes, r.urgency,
                          r.fallthrough_seconds or 0)
@@ -71,7 +72,8 @@ def _snapshot(principal, token: str) -> Snapshot:
         sessions = [profile.session_json(s, token) for s in profile.list_sessions(db, principal)]
         keys = [profile.api_key_json(k) for k in profile.list_api_keys(db, principal)]
         return Snapshot(
-            user.name, user.time_zone, user.quiet_hours, [contact_row(contacts.contact_json(c)) for c in methods],
+            user.name, user.time_zone, user.quiet_hours,
+            [contact_row(contacts.contact_json(c), last.get(c.id)) for c in methods],
             rules,
             [SessionRow(s["id"], when(s["created_at"]), when(s["last_seen_at"]), s["ip"], s["user_agent"][:80],
                         s["current"]) for s in sessions],

@@ -173,6 +173,7 @@ def test_subscribe_then_a_page_is_pushed_shown_receipted_and_acknowledged_from_t
         contacts = f"/api/v1/users/{paged['user']['id']}/contact-methods"
         assert [c["kind"] for c in paged["api"].get(contacts).json()["data"]] == ["push"]
         page.goto("/profile")
+        expect(page.locator("#contacts-table")).to_contain_text(re.compile(r"last page .*, shown"))
         page.click("#menu-button")  # a phone: the account menu is in the drawer
         page.locator("#mobile-menu #logout-button").click()
         expect(page).to_have_url(re.compile(r"/login"))
