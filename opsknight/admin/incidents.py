@@ -30,8 +30,6 @@ from opsknight.engine.reconciler import enqueue_new_outbox
 from opsknight.models import Service
 from opsknight.permissions import Permission
 
-SNOOZE_PRESETS_MINUTES = (60, 240, 480, 1440)
-
 
 class LostRace(Conflict):
     """Someone else did it first; nothing changed. The REST API answers it as a success (acting is idempotent)."""

@@ -89,7 +89,6 @@ def channel_registry() -> dict:
     from opsknight.config import settings
     from opsknight.engine import vapid
     from opsknight.engine.channels import build_channels
-
     from opsknight.engine.channels.push import subject_acceptable
 
     env = dict(os.environ)
@@ -124,8 +123,8 @@ def send_delivery(delivery_id: int) -> str:
 
 def push_unseen(delivery_id: int) -> str:
     """A push's rule asked for it to be shown within its time (counted from its first try); if the service worker
-    has not said it was — sent but unseen, or still retrying — the user's next rule runs now. Runs once per push (`shown_by` is cleared); a job lost with Redis is queued again
-    by the reconciler from `shown_by`."""
+    has not said it was — sent but unseen, or still retrying — the user's next rule runs now. Runs once per push
+    (`shown_by` is cleared); a job lost with Redis is queued again by the reconciler from `shown_by`."""
     from opsknight.models import Delivery, NotificationRule
 
     now = clock.now()

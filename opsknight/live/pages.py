@@ -52,15 +52,13 @@ class LivePage:
         return self._live_principal
 
 
-def parse(message: str) -> tuple[int, set[int] | None]:
-    version, _, ids = message.partition(":")
-    found = {int(part) for part in ids.split(",") if part.isdigit()}
-    return int(version), found or None
-
-
 def _decode(message: dict) -> tuple[int, set[int] | None]:
+    """A batch message: its version, and the ids it names (None: anything may have changed)."""
+    from opsknight.live.relay import ids_in
+
     data = message.get("data")
-    return parse(data.decode() if isinstance(data, bytes) else str(data))
+    version, _, ids = (data.decode() if isinstance(data, bytes) else str(data)).partition(":")
+    return int(version), set(ids_in(ids)) or None
 
 
 async def push(app, version: int, changed: set[int] | None) -> int:

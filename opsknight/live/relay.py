@@ -88,7 +88,7 @@ async def _lead(client: redis.asyncio.Redis, me: str) -> None:
             wait = max(0.0, min(coalescer.due_at() - now, renewed + RENEW_EVERY - now))
             message = await pubsub.get_message(timeout=wait)
             while message is not None:  # drain what is waiting before deciding
-                coalescer.add(_ids(message.get("data")), time.monotonic())
+                coalescer.add(ids_in(message.get("data")), time.monotonic())
                 message = await pubsub.get_message(timeout=0)
             batch = coalescer.take(time.monotonic())
             if batch is not None:
@@ -97,7 +97,8 @@ async def _lead(client: redis.asyncio.Redis, me: str) -> None:
         await pubsub.aclose()
 
 
-def _ids(data) -> list[int]:
+def ids_in(data) -> list[int]:
+    """The incident ids of a message's comma-separated list (bytes or text)."""
     text = data.decode() if isinstance(data, bytes) else str(data or "")
     return [int(part) for part in text.split(",") if part.isdigit()]
 

@@ -6,7 +6,6 @@ incident (or resyncs), when the tab comes back into view, and on every socket (r
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import re
@@ -16,9 +15,9 @@ import reflex as rx
 
 from opsknight.admin import AdminError, NotFound, incident_views
 from opsknight.admin import incidents as incident_admin
-from opsknight.db import session_scope
 from opsknight.permissions import Permission
 from opsknight.live.pages import LivePage
+from opsknight.state.admin_call import admin_call
 from opsknight.state.auth import AuthState
 from opsknight.state.guard import actor, guarded
 from opsknight.state.incident_views import Choice, IncidentRow, act, choices, incident_row, local, now, relative
@@ -82,15 +81,9 @@ def _alert(view: dict[str, Any], time_zone: str) -> AlertView:
                      raw=raw[:RAW_SHOWN])
 
 
-def _load(principal, incident_id: int) -> dict[str, Any]:
-    with session_scope() as db:
-        return incident_views.get_incident(db, principal, incident_id)
-
-
-def _merge_targets(principal) -> list[Choice]:
-    with session_scope() as db:
-        found = incident_views.list_incidents(db, principal, incident_views.IncidentFilter(view="open"), limit=200,
-                                              with_counts=False)
+async def _merge_targets() -> list[Choice]:
+    found = await admin_call(incident_views.list_incidents, incident_views.IncidentFilter(view="open"), limit=200,
+                             with_counts=False)
     return [Choice(str(r["id"]), f"#{r['number']} {r['title'][:80]}") for r in found.rows]
 
 
@@ -125,7 +118,7 @@ class IncidentState(LivePage, AuthState):
         try:
             if incident_id is None:
                 raise NotFound("No such incident")
-            detail = await asyncio.to_thread(_load, principal, incident_id)
+            detail = await admin_call(incident_views.get_incident, incident_id)
         except AdminError as exc:
             self.missing, self.loaded = exc.message, True
             return
@@ -156,9 +149,9 @@ class IncidentState(LivePage, AuthState):
         self.loaded, self.incident = False, IncidentRow()
         await self._reload()
         if self.can_act and not self.missing:
-            found = await asyncio.to_thread(choices, actor())
+            found = await choices()
             self.users, self.schedules, self.policies = found["users"], found["schedules"], found["policies"]
-            targets = await asyncio.to_thread(_merge_targets, actor())
+            targets = await _merge_targets()
             self.open_incidents = [c for c in targets if c.id != str(self.incident.id)]
 
     async def _on_live(self, version: int, changed: set[int] | None) -> None:

@@ -23,7 +23,7 @@ class NewIncidentState(AuthState):
     @rx.event
     @guarded(Permission.READ)
     async def load(self):
-        self.services, self.error = (await asyncio.to_thread(choices, actor()))["services"], ""
+        self.services, self.error = (await choices())["services"], ""
 
     @rx.event
     @guarded(Permission.ACT_ON_INCIDENTS)

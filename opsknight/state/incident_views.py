@@ -15,23 +15,17 @@ import reflex as rx
 
 from opsknight.admin import AdminError, incident_views
 from opsknight.admin import incidents as incident_admin
-from opsknight.db import session_scope
 from opsknight.engine import actions, clock
+from opsknight.state.admin_call import admin_call
 from opsknight.state.guard import actor
+from opsknight.state.services import Choice  # what a select offers: id and name
 
 VIA = "web"
 
 
-@dataclasses.dataclass
-class Choice:
-    id: str = ""
-    name: str = ""
-
-
-def choices(principal) -> dict[str, list[Choice]]:
+async def choices() -> dict[str, list[Choice]]:
     """What filters and forms offer: services, teams, users, schedules, policies (see `filter_choices`)."""
-    with session_scope() as db:
-        found = incident_views.filter_choices(db, principal)
+    found = await admin_call(incident_views.filter_choices)
     return {kind: [Choice(str(i), name) for i, name in pairs] for kind, pairs in found.items()}
 
 

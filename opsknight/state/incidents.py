@@ -15,21 +15,15 @@ import reflex as rx
 
 from opsknight.admin import AdminError, incident_views
 from opsknight.admin import incidents as incident_admin
-from opsknight.db import session_scope
 from opsknight.permissions import Permission
 from opsknight.live.pages import LivePage
+from opsknight.state.admin_call import admin_call
 from opsknight.state.auth import AuthState
 from opsknight.state.guard import actor, guarded
 from opsknight.state.incident_views import VIA, Choice, IncidentRow, act, choices, incident_row, local, now
 
 PAGE = 50
 MAX_SHOWN = incident_views.MAX_LIMIT
-
-
-def _page(principal, flt: incident_views.IncidentFilter, limit: int,
-          cursor: int | None = None) -> incident_views.IncidentPage:
-    with session_scope() as db:
-        return incident_views.list_incidents(db, principal, flt, cursor=cursor, limit=limit)
 
 
 # A live batch makes every open dashboard re-read its view at once, and most look at the same one (the open
@@ -40,13 +34,13 @@ _VERSIONS_KEPT = 4
 _shared: dict[tuple, asyncio.Task] = {}
 
 
-async def _page_for_version(principal, flt: incident_views.IncidentFilter, limit: int,
+async def _page_for_version(flt: incident_views.IncidentFilter, limit: int,
                             version: int) -> incident_views.IncidentPage:
     loop = asyncio.get_running_loop()
-    key = (version, flt, limit, principal.user_id if flt.mine else None)
+    key = (version, flt, limit, actor().user_id if flt.mine else None)
     task = _shared.get(key)
     if task is None or task.get_loop() is not loop:
-        task = _shared[key] = loop.create_task(asyncio.to_thread(_page, principal, flt, limit))
+        task = _shared[key] = loop.create_task(admin_call(incident_views.list_incidents, flt, limit=limit))
         for old in [k for k in _shared if k[0] <= version - _VERSIONS_KEPT]:
             del _shared[old]
     return await asyncio.shield(task)
@@ -82,9 +76,9 @@ class DashboardState(LivePage, AuthState):
         principal = actor()
         limit = min(max(PAGE, len(self.rows)), MAX_SHOWN)
         if version is None:
-            page = await asyncio.to_thread(_page, principal, self._filter(), limit)
+            page = await admin_call(incident_views.list_incidents, self._filter(), limit=limit)
         else:
-            page = await _page_for_version(principal, self._filter(), limit, version)
+            page = await _page_for_version(self._filter(), limit, version)
         at = now()
         before = {row.id: row.status for row in self.rows}
         self.rows = [incident_row(r, principal.time_zone, at,
@@ -102,7 +96,7 @@ class DashboardState(LivePage, AuthState):
     async def load(self):
         """On load and on every socket (re)connect: follow live changes, then read the view afresh."""
         self._follow_live()
-        found = await asyncio.to_thread(choices, actor())
+        found = await choices()
         self.services, self.teams = found["services"], found["teams"]
         self.loaded = False
         await self._refresh()
@@ -143,7 +137,7 @@ class DashboardState(LivePage, AuthState):
         if not self.next_cursor:
             return
         principal = actor()
-        page = await asyncio.to_thread(_page, principal, self._filter(), PAGE, self.next_cursor)
+        page = await admin_call(incident_views.list_incidents, self._filter(), cursor=self.next_cursor, limit=PAGE)
         at = now()
         self.rows = self.rows + [incident_row(r, principal.time_zone, at) for r in page.rows]
         self.next_cursor = page.next_cursor or 0 if len(self.rows) < MAX_SHOWN else 0

@@ -89,7 +89,7 @@ def test_two_dashboards_see_a_webhook_and_an_acknowledgement_without_reload(brow
         row(responder, summary).locator("[data-action=ack]").click()  # on the phone: the row's big Ack
         expect(responder.locator("[data-sonner-toast]", has_text="Acknowledged")).to_be_visible()
         expect(row(admin, summary)).to_have_attribute("data-status", "acknowledged", timeout=LIVE_SECONDS * 1000)
-        expect(row(admin, summary)).to_contain_text(f"Responder")  # who acknowledged it
+        expect(row(admin, summary)).to_contain_text("Responder")  # who acknowledged it
         assert fits_the_screen(responder)
         shoot(admin, "dashboard-1280")
         shoot(responder, "dashboard-375")
@@ -195,10 +195,20 @@ def test_a_viewer_reads_but_gets_no_actions(page, world):
     page.goto("/incidents")
     expect(row(page, summary)).to_be_visible()
     expect(row(page, summary).locator("[data-action=ack]")).to_have_count(0)
+    shoot(page, "dashboard-viewer-1280")
     row(page, summary).locator(".incident-open").click()
     expect(page.locator("#page-title")).to_have_text(summary)
     expect(page.locator("#incident-ack")).to_have_count(0)
     expect(page.locator("#more-actions")).to_have_count(0)
+    shoot(page, "incident-viewer-1280")
+    page.set_viewport_size(PHONE)
+    page.wait_for_timeout(300)
+    assert fits_the_screen(page)
+    shoot(page, "incident-viewer-375")
+    page.goto("/incidents")
+    expect(row(page, summary)).to_be_visible()
+    assert fits_the_screen(page)
+    shoot(page, "dashboard-viewer-375")
 
 
 def test_the_notification_link_lands_on_the_incident_after_sign_in_on_a_phone(browser, world, app_data_dir):
@@ -274,3 +284,32 @@ def test_new_incident_by_hand_pages_like_an_alert(page, world):
     page.goto("/no-such-page")
     expect(page.locator("#not-found")).to_be_visible()
     shoot(page, "not-found-1280")
+
+
+def test_keyboard_moves_opens_and_acknowledges(page, world):
+    marker = uuid.uuid4().hex[:6]
+    alert(world, f"Queue backlog {marker} A")
+    alert(world, f"Queue backlog {marker} B")
+    sign_in(page, ADMIN_EMAIL, ADMIN_PASSWORD)
+    page.goto("/incidents")
+    expect(row(page, f"{marker} A")).to_be_visible()
+    page.keyboard.press("/")  # search
+    expect(page.locator("#incident-search")).to_be_focused()
+    page.keyboard.type(marker)
+    expect(page.locator(".incident-row")).to_have_count(2)
+    page.locator("#page-title").click()  # leave the field: keys in a field are typing, not shortcuts
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    focused = page.locator(".incident-row.kbd-focus")
+    expect(focused).to_have_count(1)
+    expect(focused).to_contain_text(f"{marker} A")  # newest first: B, then A
+    page.keyboard.press("a")
+    expect(row(page, f"{marker} A")).to_have_attribute("data-status", "acknowledged")
+    expect(row(page, f"{marker} B")).to_have_attribute("data-status", "triggered")
+    page.keyboard.press("?")
+    expect(page.get_by_role("dialog")).to_contain_text("Keyboard shortcuts")
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    page.keyboard.press("k")
+    page.keyboard.press("o")
+    expect(page.locator("#page-title")).to_have_text(f"Queue backlog {marker} B")
