@@ -25,21 +25,19 @@ Caveat: everything (load generator, fake, API, workers, PostgreSQL, Redis) share
 
 from __future__ import annotations
 
-import argparse, asyncio, json, os, secrets, shutil, signal, subprocess, sys, tempfile, time, uuid
+import argparse, asyncio, json, os, secrets, signal, subprocess, sys, time, uuid
 from datetime import timezone
 from pathlib import Path
 
 import httpx
 import redis
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from _procs import free_port, stop  # bench/ is the script's directory, first on sys.path
+from _procs import free_port, scratch, stop  # bench/ is the script's directory, first on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.fakes
 
-ADMIN_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/13"  # ingest.py uses 14, the test suite 15
 BIN = Path(sys.executable).parent
 TARGETS = {"p95_alert_to_page_ms": 250, "p99_timer_lateness_ms": 1000}
@@ -303,27 +301,8 @@ def main() -> None:
     args.timers = (not args.quick) if args.timers is None else args.timers
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks on kill too
 
-    db_name = f"bench_{uuid.uuid4().hex[:12]}"
-    db_url = make_url(ADMIN_PG).set(database=db_name).render_as_string(hide_password=False)
-    workdir = Path(tempfile.mkdtemp(prefix="opsknight-bench-"))
-    os.environ.update(OPSKNIGHT_DATABASE_URL=db_url, OPSKNIGHT_REDIS_URL=REDIS_URL, OPSKNIGHT_DATA_DIR=str(workdir),
-                      OPSKNIGHT_BCRYPT_ROUNDS="4")
-    admin = create_engine(ADMIN_PG, isolation_level="AUTOCOMMIT")
-    rds = redis.Redis.from_url(REDIS_URL)
-    rds.flushdb()
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{db_name}"'))
-    try:
+    with scratch(REDIS_URL, "bench", keep_workdir=args.keep_logs, OPSKNIGHT_BCRYPT_ROUNDS="4") as (db_url, _, workdir):
         result = run(args, db_url, workdir)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
-        admin.dispose()
-        rds.flushdb()
-        if args.keep_logs:
-            print(f"logs kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
 
     print(f"\n{'metric (None: never came)':<26} {'n':>5} {'never':>5} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} "
           f"{'max ms':>9}  target")

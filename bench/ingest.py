@@ -23,20 +23,17 @@ Caveat: the load generator runs on the same machine and takes CPU from the serve
 
 from __future__ import annotations
 
-import argparse, asyncio, json, os, re, secrets, shutil, signal, subprocess, sys, tempfile, time, uuid
+import argparse, asyncio, json, os, re, secrets, shutil, signal, subprocess, sys, time, uuid
 from collections import Counter
 from pathlib import Path
 
 import httpx
-import redis
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 from _http import Pool  # bench/ is the script's directory, first on sys.path
-from _procs import free_port, stop
+from _procs import free_port, scratch, stop
 
 ROOT = Path(__file__).resolve().parents[1]
-ADMIN_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/14"
 LEVELS = (1, 4, 16, 64)
 SCENARIOS = {"am": ("prometheus", 1), "am-batch": ("prometheus", 10), "events-v2": ("events_v2", 1)}
@@ -322,23 +319,8 @@ def main() -> None:
                         help="open-loop runs at 500 alerts/s (default: am-batch,events-v2; '' for none)")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks on kill too
-    db_name = f"bench_{uuid.uuid4().hex[:12]}"
-    db_url = make_url(ADMIN_PG).set(database=db_name).render_as_string(hide_password=False)
-    workdir = Path(tempfile.mkdtemp(prefix="opsknight-bench-"))
-    os.environ.update(OPSKNIGHT_DATABASE_URL=db_url, OPSKNIGHT_REDIS_URL=REDIS_URL, OPSKNIGHT_DATA_DIR=str(workdir))
-    admin = create_engine(ADMIN_PG, isolation_level="AUTOCOMMIT")
-    rds = redis.Redis.from_url(REDIS_URL)
-    rds.flushdb()
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{db_name}"'))
-    try:
+    with scratch(REDIS_URL, "bench") as (db_url, db_name, workdir):
         result = run(args, db_url, db_name, workdir)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
-        admin.dispose()
-        rds.flushdb()
-        shutil.rmtree(workdir, ignore_errors=True)
     print(f"\npgbench single-row INSERT (8 clients, autocommit): {result['pgbench_insert_tps']:.0f} tps; best ingest "
           f"{result['best_alerts_per_s']} alerts/s = {result['ratio_to_pgbench']:.0%} of it; targets met: {result['met']}")
     print(json.dumps(result, separators=(",", ":")))

@@ -26,27 +26,23 @@ import asyncio
 import json
 import os
 import resource
-import shutil
 import signal
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
 import httpx
-import redis
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("OPSKNIGHT_BCRYPT_ROUNDS", "4")
 
 from _http import Pool  # noqa: E402 - bench/ is the script's directory, first on sys.path
+from _procs import scratch  # noqa: E402
 from ingest import cpu_seconds, pct, pgbench, pids_of  # noqa: E402
 
-ADMIN_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/13"
 TARGETS = {"p95_ms": 500, "first_load_ms": 1500, "ack_rtt_p95_ms": 300, "storm_max_ms": 2000}
 
@@ -310,23 +306,8 @@ def main() -> None:
     if args.quick:
         args.sessions, args.rounds, args.acks, args.storm_seconds = 10, 5, 10, 3
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    db_name = f"bench_live_{uuid.uuid4().hex[:10]}"
-    db_url = make_url(ADMIN_PG).set(database=db_name).render_as_string(hide_password=False)
-    workdir = Path(tempfile.mkdtemp(prefix="opsknight-bench-live-"))
-    os.environ.update(OPSKNIGHT_DATABASE_URL=db_url, OPSKNIGHT_REDIS_URL=REDIS_URL, OPSKNIGHT_DATA_DIR=str(workdir))
-    admin = create_engine(ADMIN_PG, isolation_level="AUTOCOMMIT")
-    rds = redis.Redis.from_url(REDIS_URL)
-    rds.flushdb()
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{db_name}"'))
-    try:
+    with scratch(REDIS_URL, "bench_live") as (db_url, db_name, workdir):
         result = asyncio.run(run(args, db_url, db_name, workdir))
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
-        admin.dispose()
-        rds.flushdb()
-        shutil.rmtree(workdir, ignore_errors=True)
     print(json.dumps(result, separators=(",", ":")))
 
 

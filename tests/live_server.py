@@ -20,7 +20,7 @@ class BackendDidNotStart(RuntimeError):
     pass
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -29,7 +29,7 @@ def _free_port() -> int:
 def start_backend(env_overrides: dict[str, str], log_path: Path, workers: int | None = 1):
     """The app's backend only (no frontend build): `python -m opsknight.web_server run --env prod --backend-only`.
     `workers`: granian worker processes (None: Reflex's own choice, 2 x cores + 1 with Redis)."""
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPSKNIGHT_", "REFLEX_"))}
     bin_dir = str(Path(sys.executable).parent)
