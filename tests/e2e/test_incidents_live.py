@@ -1,6 +1,7 @@
 """The responder's pages in Chromium, against the app on PostgreSQL + Redis with several web processes, a worker
 and the scheduler: the live dashboard in two browsers at once, the incident page's actions, filters, merge, add
-responder, a viewer, the notification link after sign-in, and a phone-sized run. Screenshots of each new page at
+responder, a viewer, the notification link after sign-in, the keyboard, catching up after a lost connection,
+and a phone-sized run. Screenshots of each new page at
 1280 and 375 px go to tests/e2e/screenshots/ (git-ignored)."""
 
 from __future__ import annotations
@@ -313,3 +314,23 @@ def test_keyboard_moves_opens_and_acknowledges(page, world):
     page.keyboard.press("k")
     page.keyboard.press("o")
     expect(page.locator("#page-title")).to_have_text(f"Queue backlog {marker} B")
+
+
+def test_a_dashboard_that_lost_its_connection_catches_up_when_it_is_back(page, world):
+    """A phone that slept or lost its network misses the batches of that time: it says it is reconnecting, and
+    once back it re-reads its view at once (not at the next periodic resync, up to 30 s later)."""
+    summary = f"Cache evictions {uuid.uuid4().hex[:6]}"
+    sign_in(page, world["responder"], "e2e-password-123")
+    page.goto("/incidents")
+    indicator = page.locator("#live-indicator")
+    expect(indicator).to_have_attribute("data-live", "true")
+    page.context.set_offline(True)
+    try:
+        expect(indicator).to_have_attribute("data-live", "false", timeout=20_000)
+        alert(world, summary)  # while the page cannot hear of it
+        page.wait_for_timeout(LIVE_SECONDS * 1000)
+        expect(row(page, summary)).to_have_count(0)
+    finally:
+        page.context.set_offline(False)
+    expect(indicator).to_have_attribute("data-live", "true", timeout=30_000)
+    expect(row(page, summary)).to_be_visible(timeout=LIVE_SECONDS * 1000)
