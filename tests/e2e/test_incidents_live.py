@@ -1,8 +1,8 @@
 """The responder's pages in Chromium, against the app on PostgreSQL + Redis with several web processes, a worker
 and the scheduler: the live dashboard in two browsers at once, the incident page's actions, filters, merge, add
 responder, a viewer, the notification link after sign-in, the keyboard, catching up after a lost connection,
-and a phone-sized run. Screenshots of each new page at
-1280 and 375 px go to tests/e2e/screenshots/ (git-ignored)."""
+and a phone-sized run. Screenshots of each new page at 1280 and 375 px go to tests/e2e/screenshots/
+(git-ignored)."""
 
 from __future__ import annotations
 
