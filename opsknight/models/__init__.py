@@ -48,7 +48,16 @@ from opsknight.models.people import (
 )
 from opsknight.models.schedules import RotationUnit, Schedule, ScheduleLayer, ScheduleLayerMember, ScheduleOverride
 from opsknight.models.services import Integration, Service, SourceType, Urgency
-from opsknight.models.system import AppKV, AuditLog, ComponentStatus, OutboxJob, StatusPageComponent
+from opsknight.models.system import (
+    AppKV,
+    AuditLog,
+    ComponentStatus,
+    OutboxJob,
+    PublicStatus,
+    StatusPageComponent,
+    StatusPageComponentService,
+    StatusUpdate,
+)
 
 __all__ = [
     "UTCDateTime",
@@ -66,5 +75,6 @@ __all__ = [
     # notifications
     "Channel", "RuleUrgency", "DeliveryStatus", "ContactMethod", "NotificationRule", "Delivery",
     # system
-    "ComponentStatus", "OutboxJob", "AuditLog", "StatusPageComponent", "AppKV",
+    "ComponentStatus", "PublicStatus", "OutboxJob", "AuditLog", "StatusPageComponent", "StatusPageComponentService",
+    "StatusUpdate", "AppKV",
 ]  # fmt: skip

@@ -85,6 +85,7 @@ class Incident(SQLModel, table=True):
         ),
         sa.Index("ix_incidents_status_created_at", "status", "created_at"),  # dashboard feed
         sa.Index("ix_incidents_service_created_at", "service_id", "created_at"),  # a service's history
+        sa.Index("ix_incidents_created_at", "created_at"),  # analytics over a window
         sa.Index(  # ingest: the key of a merged incident leads to the incident it was merged into
             "ix_incidents_merged_dedup",
             "service_id",
@@ -122,6 +123,9 @@ class Incident(SQLModel, table=True):
     next_escalation_at: datetime | None = None
     # Set when this incident was merged into another: its alerts moved there and it was resolved.
     merged_into_id: int | None = Field(default=None, foreign_key="incidents.id", ondelete="SET NULL")
+    # The name the public status page gives it (None: one made from the affected components). The internal
+    # title comes from alerts and may say things the public must not read.
+    public_title: str | None = Field(default=None, max_length=200)
 
 
 class Alert(SQLModel, table=True):
@@ -132,6 +136,7 @@ class Alert(SQLModel, table=True):
     __table_args__ = (
         _one_of("action", AlertAction),
         sa.Index("ix_alerts_incident_received_at", "incident_id", "received_at"),
+        sa.Index("ix_alerts_received_at", "received_at"),  # analytics: the noisiest sources over a window
     )
 
     id: int | None = Field(default=None, primary_key=True)

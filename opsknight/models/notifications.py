@@ -92,6 +92,7 @@ class Delivery(SQLModel, table=True):
         sa.CheckConstraint("attempts >= 0", name="attempts_nonnegative"),
         sa.Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),  # retry sweep
         sa.Index("ix_deliveries_incident_created_at", "incident_id", "created_at"),
+        sa.Index("ix_deliveries_sent_at", "sent_at"),  # analytics: pages per person over a window
         # Pacing and bundling look up what was recently sent to (and is waiting for) one destination.
         sa.Index("ix_deliveries_destination", "channel", "target", "sent_at"),
         sa.Index("ix_deliveries_shown_by", "shown_by", postgresql_where=sa.text("shown_by IS NOT NULL"),

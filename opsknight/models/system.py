@@ -13,10 +13,22 @@ from opsknight.models._base import JSONType, _now, _one_of
 
 
 class ComponentStatus(StrEnum):
+    """A status page component's state, worst last; the values are Atlassian Statuspage's."""
+
     OPERATIONAL = "operational"
-    DEGRADED = "degraded"
+    UNDER_MAINTENANCE = "under_maintenance"
+    DEGRADED = "degraded_performance"
     PARTIAL_OUTAGE = "partial_outage"
     MAJOR_OUTAGE = "major_outage"
+
+
+class PublicStatus(StrEnum):
+    """The stage a public status update announces (Statuspage's incident statuses)."""
+
+    INVESTIGATING = "investigating"
+    IDENTIFIED = "identified"
+    MONITORING = "monitoring"
+    RESOLVED = "resolved"
 
 
 class OutboxJob(SQLModel, table=True):
@@ -64,16 +76,45 @@ class AuditLog(SQLModel, table=True):
 
 
 class StatusPageComponent(SQLModel, table=True):
+    """A part of the product the public status page shows. Its state is derived from the open incidents of the
+    services linked to it (``engine.status_page``) unless ``manual_status`` overrides it."""
+
     __tablename__ = "status_page_components"
-    __table_args__ = (_one_of("status", ComponentStatus),)
+    __table_args__ = (_one_of("manual_status", ComponentStatus),)
 
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=100)
+    name: str = Field(max_length=100, unique=True)
     description: str = Field(default="", sa_type=sa.Text)
-    service_id: int | None = Field(default=None, foreign_key="services.id", ondelete="SET NULL", index=True)
     position: int = 0
-    status: str = Field(default=ComponentStatus.OPERATIONAL, max_length=16)
+    manual_status: str | None = Field(default=None, max_length=32)  # None: derived from incidents
+    created_at: datetime = Field(default_factory=_now)
     updated_at: datetime | None = None
+
+
+class StatusPageComponentService(SQLModel, table=True):
+    """Which services' incidents a component reflects."""
+
+    __tablename__ = "component_services"
+
+    component_id: int = Field(foreign_key="status_page_components.id", ondelete="CASCADE", primary_key=True)
+    service_id: int = Field(foreign_key="services.id", ondelete="CASCADE", primary_key=True, index=True)
+
+
+class StatusUpdate(SQLModel, table=True):
+    """A public update on an incident, shown on the status page; internal notes never are."""
+
+    __tablename__ = "status_updates"
+    __table_args__ = (
+        _one_of("status", PublicStatus),
+        sa.Index("ix_status_updates_incident_created_at", "incident_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incidents.id", ondelete="CASCADE")
+    status: str = Field(max_length=16)
+    body: str = Field(sa_type=sa.Text)
+    author_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=_now)
 
 
 class AppKV(SQLModel, table=True):
