@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_NAMES = ("urgent", "default")  # paging work first, housekeeping after
 INCIDENTS_CHANNEL = "opsknight:incidents"
+STATUS_GEN_KEY = "opsknight:status:gen"  # the public status page's cache generation (api.status_cache)
 
 
 @functools.lru_cache(maxsize=1)
@@ -61,17 +62,31 @@ def queues() -> list[Queue]:
     return [queue(n) for n in QUEUE_NAMES]
 
 
-def publish_incidents_changed(incident_ids: list[int], pipeline=None) -> None:
-    """Tell live dashboards that incidents changed. Best effort: the UI also resyncs slowly. With `pipeline`,
-    the message joins it (its caller executes it and handles Redis errors)."""
+def publish_incidents_changed(incident_ids: list[int], pipeline=None, status_page: bool = True) -> None:
+    """Tell live dashboards that incidents changed, and unless `status_page` is False (a change the public page
+    does not show: who was paged, an escalation step, one more alert on an open incident) invalidate the status
+    page's cache. Best effort: the UI also resyncs slowly, the status page cache expires. With `pipeline`, the
+    commands join it (its caller executes it and handles Redis errors)."""
     message = ",".join(str(i) for i in incident_ids)
     if pipeline is not None:
         pipeline.publish(INCIDENTS_CHANNEL, message)
+        if status_page:
+            pipeline.incr(STATUS_GEN_KEY)
         return
     try:
-        redis_conn().publish(INCIDENTS_CHANNEL, message)
+        with redis_conn().pipeline(transaction=False) as pipe:
+            publish_incidents_changed(incident_ids, pipe, status_page)
+            pipe.execute()
     except redis.RedisError as exc:
         log.warning("could not publish incident change: %s", exc)
+
+
+def invalidate_status_page() -> None:
+    """The public status page may have changed (a component or a public update). Best effort, as above."""
+    try:
+        redis_conn().incr(STATUS_GEN_KEY)
+    except redis.RedisError as exc:
+        log.warning("could not invalidate the status page cache: %s", exc)
 
 
 class PagingWorker(SimpleWorker):

@@ -40,6 +40,7 @@ class Settings:
     webhook_transactions: int
     session_days: int
     log_level: str
+    status_page_title: str = "Status"
     provider_urls: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -188,6 +189,7 @@ def load_settings() -> Settings:
         webhook_transactions=_int("WEBHOOK_TRANSACTIONS", 1, minimum=1),
         session_days=_int("SESSION_DAYS", 14, minimum=1),
         log_level=_env("LOG_LEVEL", "INFO").upper(),
+        status_page_title=_env("STATUS_PAGE_TITLE", "Status")[:100],
         provider_urls={k: _env(k, v) for k, v in PROVIDER_URL_DEFAULTS.items()},
     )
 

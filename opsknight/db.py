@@ -14,6 +14,7 @@ from sqlalchemy.exc import InvalidatePoolError
 from sqlmodel import Session
 
 from opsknight.config import settings
+from opsknight.engine.analytics_sql import register_sqlite_functions
 
 
 def make_engine(url: str) -> Engine:
@@ -28,6 +29,8 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
+            # percentile_cont, AT TIME ZONE... for analytics: the same queries as on PostgreSQL (engine.analytics_sql)
+            register_sqlite_functions(dbapi_conn)
 
         return engine
     # Per process: production runs several web processes and workers on one PostgreSQL, so keep this modest
@@ -114,3 +117,9 @@ def session_scope() -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def after_commit(session: Session, fn) -> None:
+    """Run `fn()` once `session`'s transaction has committed (e.g. tell Redis readers: before the commit they would
+    read the old rows). Not run on rollback."""
+    event.listen(session, "after_commit", lambda _session: fn(), once=True)

@@ -13,6 +13,7 @@ from sqlmodel import Session, SQLModel
 os.environ.setdefault("OPSKNIGHT_BCRYPT_ROUNDS", "4")  # fast hashes in tests; production uses 12
 
 from opsknight import broker, db, integrations  # noqa: E402
+from opsknight.api import status_cache  # noqa: E402
 from opsknight.api.webhooks import admission as webhooks_admission  # noqa: E402
 from opsknight.api.webhooks import common as webhooks_common  # noqa: E402
 from opsknight.config import reset_settings  # noqa: E402
@@ -39,6 +40,7 @@ def _reset_process_state():
     integrations.forget_touches()
     webhooks_common.forget_redis_failure()
     webhooks_admission.forget_known_tokens()
+    status_cache.reset()
     reset_settings()
     db.reset_engine()
     broker.reset_redis()

@@ -128,7 +128,7 @@ def add_note(actor: Principal | None, incident_id: int, data: dict | NoteIn, *, 
         note = actions.add_note(db, incident_id, body=body.body, user_id=actor.user_id, via=via, now=clock.now())
         answer = {"id": note.id, "incident_id": note.incident_id, "author_id": note.author_id, "body": note.body,
                   "created_at": note.created_at.isoformat()}
-    broker.publish_incidents_changed([incident_id])
+    broker.publish_incidents_changed([incident_id], status_page=False)  # notes are internal
     return answer
 
 
@@ -169,5 +169,5 @@ def open_incident(actor: Principal | None, data: dict | OpenIn, *, via: str) -> 
             raise Invalid(f"No service {body.service_id}", ["service_id"])
         raw = json.dumps(body.model_dump()).encode()
         batch = ingest(db, Origin(service_id=service.id, source_type=via), [alert], raw, clock.now(), service)
-    enqueue_new_outbox(batch.outbox_ids, batch.changed_incident_ids)  # durable already: the reconciler repairs
+    enqueue_new_outbox(batch.outbox_ids, batch.changed_incident_ids, batch.status_page_changed)  # durable already: the reconciler repairs
     return batch.results[0].incident_id

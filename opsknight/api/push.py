@@ -100,7 +100,7 @@ def _receipt(token: str, body: ReceiptIn) -> None:
         except receipts.ReceiptError as exc:
             raise acks.AckLinkError(str(exc), status=404) from None
     if changed is not None:
-        broker.publish_incidents_changed([changed])
+        broker.publish_incidents_changed([changed], status_page=False)
 
 
 @router.post("/api/push/receipts/{token}", status_code=204)

@@ -116,6 +116,11 @@ class IngestBatch:
     def changed_incident_ids(self) -> list[int]:
         return sorted({r.incident_id for r in self.results if r.incident_id and r.outcome != "ignored"})
 
+    @property
+    def status_page_changed(self) -> bool:
+        """Whether the public status page can show the change: one more alert on an open incident it cannot."""
+        return any(r.outcome not in ("attached", "ignored") for r in self.results)
+
 
 def capped_raw(raw_body: bytes) -> Any:
     """The raw payload to keep beside an alert: the parsed JSON when small, else a marked head. Either way

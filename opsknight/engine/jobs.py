@@ -73,7 +73,7 @@ def process_outbox(outbox_id: int) -> str:
         incident_id = row.incident_id
     enqueue_specs(specs)
     if incident_id is not None:  # the policy applied, who is paged: the incident page shows it
-        broker.publish_incidents_changed([incident_id])
+        broker.publish_incidents_changed([incident_id], status_page=False)
     return "done"
 
 
@@ -117,7 +117,7 @@ def send_delivery(delivery_id: int) -> str:
     with session_scope() as db:
         follow_up = dispatch.record(db, claimed, outcome, provider_id, error, clock.now())
     enqueue_specs(follow_up)
-    broker.publish_incidents_changed([claimed.page.incident_id])
+    broker.publish_incidents_changed([claimed.page.incident_id], status_page=False)
     return outcome
 
 
@@ -143,7 +143,7 @@ def push_unseen(delivery_id: int) -> str:
         who = dispatch.person_name(db, delivery.user_id)
         specs = dispatch.hurry_next(db, delivery, now, f"Push to {who} not shown within {seconds} s")
     enqueue_specs(specs)
-    broker.publish_incidents_changed([delivery.incident_id])
+    broker.publish_incidents_changed([delivery.incident_id], status_page=False)
     return "next rule now" if specs else "nothing next"
 
 
@@ -159,7 +159,7 @@ def escalate(incident_id: int) -> str:
             return "not-due"
         specs = process.on_timer(db, incident, now)
     enqueue_specs(specs)
-    broker.publish_incidents_changed([incident_id])
+    broker.publish_incidents_changed([incident_id], status_page=False)
     return "escalated"
 
 

@@ -83,10 +83,11 @@ def enqueue_outbox(outbox_id: int) -> bool:
     return _enqueue(outbox_job_id(outbox_id), process_outbox, outbox_id)
 
 
-def enqueue_new_outbox(outbox_ids: list[int], changed_incident_ids: list[int] = ()) -> bool:
+def enqueue_new_outbox(outbox_ids: list[int], changed_incident_ids: list[int] = (), status_page: bool = True) -> bool:
     """Queue the jobs of rows just committed (no job can exist for them yet) and tell live dashboards which
-    incidents changed, in one Redis round trip: the webhook's fast path. False when Redis is unreachable; the
-    reconciler picks the rows up (and dashboards resync on their own)."""
+    incidents changed (and the status page cache, when `status_page`), in one Redis round trip: the webhook's
+    fast path. False when Redis is unreachable; the reconciler picks the rows up (and dashboards resync on their
+    own)."""
     if not outbox_ids and not changed_incident_ids:
         return True
     queue = broker.queue("urgent")
@@ -97,7 +98,7 @@ def enqueue_new_outbox(outbox_ids: list[int], changed_incident_ids: list[int] = 
                                                        failure_ttl=86400, timeout=60) for i in outbox_ids],
                                    pipeline=pipe)
             if changed_incident_ids:
-                broker.publish_incidents_changed(changed_incident_ids, pipe)
+                broker.publish_incidents_changed(changed_incident_ids, pipe, status_page)
             pipe.execute()
         return True
     except redis.RedisError as exc:
@@ -110,7 +111,7 @@ def reconcile(limit: int = 500) -> int:
     try:  # each phase on its own: a failure here must not stop the sweep of lost pages below
         with session_scope() as db:
             missed = heartbeats.check_overdue(db, clock.now())
-        enqueue_new_outbox(missed.outbox_ids, missed.changed_incident_ids)
+        enqueue_new_outbox(missed.outbox_ids, missed.changed_incident_ids, missed.status_page_changed)
     except Exception:
         log.exception("heartbeat check failed")
     try:

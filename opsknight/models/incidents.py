@@ -45,6 +45,7 @@ class TimelineKind(StrEnum):
     URGENCY_CHANGED = "urgency_changed"
     RESPONDERS_ADDED = "responders_added"
     MERGED = "merged"
+    STATUS_UPDATE = "status_update"  # a public update for the status page
 
 
 class Incident(SQLModel, table=True):

@@ -118,6 +118,42 @@ def _more_actions() -> rx.Component:
     )
 
 
+PUBLIC_STAGES = ("investigating", "identified", "monitoring", "resolved")
+
+
+def _public_update(update) -> rx.Component:
+    return rx.vstack(
+        rx.hstack(rx.badge(update.status, variant="soft", color_scheme="blue"),
+                  rx.text(update.when, rx.cond(update.author != "", " · " + update.author, ""), size="1",
+                          color_scheme="gray"), spacing="2", align="center", wrap="wrap"),
+        rx.text(update.body, size="2", white_space="pre-wrap", word_break="break-word"),
+        spacing="1", width="100%", class_name="public-update")
+
+
+def _status_page() -> rx.Component:
+    """Public updates: what customers read on /status, separate from the team's notes."""
+    return rx.card(rx.vstack(
+        rx.hstack(rx.icon("megaphone", size=18), rx.heading("Status page", size="3"), rx.spacer(),
+                  rx.link("Open /status", href="/status", is_external=True, size="2"), align="center", width="100%"),
+        rx.cond(~S.on_status_page, rx.text(
+            "No status page component shows this service, so updates are kept here but not published.",
+            size="2", color_scheme="gray", id="not-on-status-page")),
+        rx.cond(S.public_title != "", rx.text("Public title: ", rx.text.strong(S.public_title), size="2")),
+        rx.vstack(rx.foreach(S.public_updates, _public_update), spacing="3", width="100%", id="public-updates"),
+        rx.cond(AuthState.can_act, rx.form(rx.vstack(
+            rx.el.select(*[rx.el.option(stage.capitalize(), value=stage) for stage in PUBLIC_STAGES],
+                         name="status", id="public-status", class_name="ok-select"),
+            rx.input(name="public_title", placeholder="Public title (optional: else named after the components)",
+                     id="public-title", max_length=200, width="100%"),
+            rx.text_area(name="body", placeholder="What customers should know (no internal details)",
+                         id="public-body", rows="3", width="100%", required=True),
+            rx.button(rx.icon("send", size=16), "Post public update", type="submit", variant="soft",
+                      id="public-submit"),
+            spacing="2", width="100%", align="end"), on_submit=S.post_public_update, reset_on_submit=True,
+            width="100%")),
+        spacing="3", width="100%"), width="100%", id="status-page-card")
+
+
 def _pairs(title: str, items) -> rx.Component:
     return rx.cond(items.length() > 0, rx.vstack(
         rx.text(title, size="1", weight="bold", color_scheme="gray"),
@@ -189,7 +225,7 @@ def _body() -> rx.Component:
         _primary_actions(),
         rx.grid(
             rx.vstack(_alerts(), _timeline(), spacing="5", width="100%", min_width="0"),
-            rx.vstack(_more_actions(), width="100%", min_width="0"),
+            rx.vstack(_more_actions(), _status_page(), spacing="4", width="100%", min_width="0"),
             columns=rx.breakpoints(initial="1", md="3fr 2fr"), gap="20px", width="100%",
         ),
         spacing="4", width="100%",

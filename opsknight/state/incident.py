@@ -15,6 +15,7 @@ import reflex as rx
 
 from opsknight.admin import AdminError, NotFound, incident_views
 from opsknight.admin import incidents as incident_admin
+from opsknight.admin import status_page as status_admin
 from opsknight.permissions import Permission
 from opsknight.live.pages import LivePage
 from opsknight.state.admin_call import admin_call
@@ -61,7 +62,18 @@ ICONS = {"triggered": "siren", "alert": "bell", "acknowledged": "check", "resolv
          "snoozed": "alarm-clock-off", "escalated": "arrow-up-right", "reassigned": "user-round-pen",
          "notified": "send", "delivery": "send", "delivery_failed": "triangle-alert", "note": "message-square",
          "nobody_on_call": "user-x", "maintenance": "wrench", "policy_applied": "list-ordered",
-         "urgency_changed": "gauge", "responders_added": "user-plus", "merged": "merge"}
+         "urgency_changed": "gauge", "responders_added": "user-plus", "merged": "merge",
+         "status_update": "megaphone"}
+
+
+@dataclasses.dataclass
+class PublicUpdate:
+    """One public update as the incident page lists it."""
+
+    status: str = ""
+    body: str = ""
+    when: str = ""
+    author: str = ""
 
 
 def _pairs(mapping: dict[str, Any]) -> list[KeyValue]:
@@ -107,6 +119,9 @@ class IncidentState(LivePage, AuthState):
     loaded: bool = False
     updated_at: str = ""
     flash: bool = False
+    public_title: str = ""
+    public_updates: list[PublicUpdate] = []
+    on_status_page: bool = False
 
     def _incident_id(self) -> int | None:
         last = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
@@ -139,6 +154,10 @@ class IncidentState(LivePage, AuthState):
                                        ago=relative(e["at"], at), kind=e["kind"], message=e["message"],
                                        icon=ICONS.get(e["kind"], "circle"), is_note=e["kind"] == "note")
                          for e in reversed(detail["timeline"])]
+        public = await admin_call(status_admin.list_status_updates, incident_id)
+        self.public_title, self.on_status_page = public["public_title"] or "", public["on_status_page"]
+        self.public_updates = [PublicUpdate(u["status"], u["body"], local(u["created_at"], zone, "%a %d %b %H:%M"),
+                                            u["author_name"] or "") for u in reversed(public["updates"])]
         self.updated_at = local(at.isoformat(), principal.time_zone, "%H:%M:%S")
         self.loaded = True
 
@@ -232,3 +251,15 @@ class IncidentState(LivePage, AuthState):
         return await self._do(incident_admin.merge, {"into_id": str(form.get("into_id", "")) or 0},
                               done="Merged: its alerts moved, and it is resolved")
 
+    @rx.event
+    @guarded(Permission.ACT_ON_INCIDENTS)
+    async def post_public_update(self, form: dict):
+        data = {"status": str(form.get("status", "")), "body": str(form.get("body", ""))}
+        if str(form.get("public_title", "")).strip():
+            data["public_title"] = str(form["public_title"])
+        try:
+            await admin_call(status_admin.post_status_update, self.incident.id, data)
+        except AdminError as exc:
+            return rx.toast.error(exc.message)
+        await self._reload()
+        return rx.toast.success("Posted to the status page")

@@ -387,7 +387,8 @@ def forget_redis_failure() -> None:
 def after_commit(accepted: Accepted) -> None:
     """Durable already; now the fast path. Any failure here is repaired by the reconciler."""
     if not redis_paused() and not enqueue_new_outbox(accepted.batch.outbox_ids,
-                                                     accepted.batch.changed_incident_ids):
+                                                     accepted.batch.changed_incident_ids,
+                                                     accepted.batch.status_page_changed):
         redis_failed()
     for result in accepted.batch.results:
         ALERTS.labels(accepted.source, result.outcome).inc()

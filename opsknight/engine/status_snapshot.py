@@ -1,0 +1,121 @@
+"""Everything the public status page shows, read from PostgreSQL in a few bounded queries into one plain dict.
+
+The dict is what the cache keeps (``api.status_cache``) and what the HTML page, the Statuspage-shaped JSON and the
+Atom feed are all made from, so the three can never disagree. It holds only public things: component names and
+states, and for incidents their public name, stage and public updates — never internal titles, notes or people.
+
+Incidents shown: those of services linked to a component (merged ones aside: their alerts live on in the incident
+they were merged into), open ones first, then those resolved in the last ``PAST_DAYS`` days, at most
+``MAX_INCIDENTS`` (Statuspage's incidents.json gives the 50 most recent). The history bars read incidents created
+up to ``HISTORY_LEAD`` before the 90-day window, plus every open one: an incident opened earlier than that and
+resolved inside the window is missed by the bars.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, col, or_, select
+
+from opsknight.engine import status_page
+from opsknight.engine.status_page import Span
+from opsknight.models import Incident, IncidentStatus, StatusPageComponent, StatusPageComponentService, StatusUpdate
+
+PAGE_ID = "opsknight"
+PAST_DAYS = 14
+MAX_INCIDENTS = 50
+MAX_SPANS = 50_000  # bounds the history read for a very noisy service
+HISTORY_LEAD = timedelta(days=7)
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+def _component_json(row: StatusPageComponent, state: str) -> dict[str, Any]:
+    return {"id": str(row.id), "name": row.name, "status": state, "created_at": iso(row.created_at),
+            "updated_at": iso(row.updated_at or row.created_at), "position": row.position,
+            "description": row.description or None, "showcase": True,
+            "start_date": row.created_at.astimezone(UTC).date().isoformat(), "group_id": None, "page_id": PAGE_ID,
+            "group": False, "only_show_if_degraded": False}
+
+
+def _update_json(row: StatusUpdate, component_refs: list[dict]) -> dict[str, Any]:
+    return {"id": str(row.id), "status": row.status, "body": row.body, "incident_id": str(row.incident_id),
+            "created_at": iso(row.created_at), "updated_at": iso(row.created_at), "display_at": iso(row.created_at),
+            "affected_components": component_refs, "deliver_notifications": False, "custom_tweet": None,
+            "tweet_id": None}
+
+
+def _incident_json(row: Incident, updates: list[StatusUpdate], components: list[dict], base_url: str) -> dict:
+    refs = [{"code": c["id"], "name": c["name"], "old_status": c["status"], "new_status": c["status"]}
+            for c in components]
+    shaped = [_update_json(u, refs) for u in updates]
+    stage = status_page.public_status(row.status == IncidentStatus.RESOLVED, [{"status": u.status} for u in updates])
+    monitoring = next((u.created_at for u in reversed(updates) if u.status == "monitoring"), None)
+    changed = max([row.created_at, *(t for t in (row.updated_at, row.resolved_at) if t),
+                   *(u.created_at for u in updates)])
+    return {
+        "id": str(row.id), "name": status_page.public_name(row.public_title, row.urgency, [c["name"] for c in components]),
+        "status": stage, "created_at": iso(row.created_at), "updated_at": iso(changed),
+        "monitoring_at": iso(monitoring), "resolved_at": iso(row.resolved_at),
+        "impact": "major" if row.urgency == "high" else "minor",
+        "shortlink": f"{base_url}/status#incident-{row.id}", "started_at": iso(row.created_at), "page_id": PAGE_ID,
+        "incident_updates": list(reversed(shaped)),  # Statuspage lists the newest update first
+        "components": components,
+    }
+
+
+def load(db: Session, now: datetime, base_url: str, title: str) -> dict[str, Any]:
+    """The snapshot: page, overall status, components (Statuspage shape), incidents (Statuspage shape) and each
+    component's 90-day history."""
+    rows = db.exec(select(StatusPageComponent).order_by(StatusPageComponent.position, StatusPageComponent.id)).all()
+    links: dict[int, list[int]] = {r.id: [] for r in rows}
+    for link in db.exec(select(StatusPageComponentService)).all():
+        links.setdefault(link.component_id, []).append(link.service_id)
+    service_ids = sorted({s for ids in links.values() for s in ids})
+    window_start = now - timedelta(days=status_page.HISTORY_DAYS)
+    incidents: list[Incident] = []
+    if service_ids:
+        incidents = list(db.exec(
+            select(Incident)
+            .where(col(Incident.service_id).in_(service_ids), col(Incident.merged_into_id).is_(None),
+                   or_(Incident.status != IncidentStatus.RESOLVED, Incident.created_at >= window_start - HISTORY_LEAD))
+            .order_by(col(Incident.created_at).desc()).limit(MAX_SPANS)
+        ).all())
+    spans = [Span(i.service_id, i.urgency, i.created_at, i.resolved_at if i.status == IncidentStatus.RESOLVED else None)
+             for i in incidents]
+    open_spans = [s for s in spans if s.end is None]
+
+    components, history = [], {}
+    for row in rows:
+        state = status_page.component_status(row.manual_status, links[row.id], open_spans)
+        components.append(_component_json(row, state))
+        history[str(row.id)] = status_page.history(links[row.id], spans, now, since=row.created_at)
+
+    by_service: dict[int, list[dict]] = {}
+    for row, shaped in zip(rows, components, strict=True):
+        for service_id in links[row.id]:
+            by_service.setdefault(service_id, []).append(shaped)
+    past_since = now - timedelta(days=PAST_DAYS)
+    listed = [i for i in incidents if i.status != IncidentStatus.RESOLVED]
+    listed += [i for i in incidents if i.status == IncidentStatus.RESOLVED and i.resolved_at and i.resolved_at >= past_since]
+    listed = listed[:MAX_INCIDENTS]
+    updates: dict[int, list[StatusUpdate]] = {i.id: [] for i in listed}
+    if listed:
+        for update in db.exec(select(StatusUpdate).where(col(StatusUpdate.incident_id).in_(list(updates)))
+                              .order_by(StatusUpdate.created_at, StatusUpdate.id)).all():
+            updates[update.incident_id].append(update)
+    shaped_incidents = [_incident_json(i, updates[i.id], by_service.get(i.service_id, []), base_url) for i in listed]
+
+    changed = [c["updated_at"] for c in components] + [i["updated_at"] for i in shaped_incidents]
+    return {
+        "page": {"id": PAGE_ID, "name": title, "url": f"{base_url}/status", "time_zone": "Etc/UTC",
+                 "updated_at": max(changed, default=iso(now))},
+        "status": status_page.overall(c["status"] for c in components),
+        "components": components,
+        "incidents": shaped_incidents,
+        "history": history,
+        "generated_at": iso(now),
+    }

@@ -1,0 +1,85 @@
+"""The status page's pure rules: a component's state from open incidents, its 90-day history and uptime, the
+page's overall status and an incident's public name and stage."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from opsknight.engine.status_page import (
+    Span,
+    component_status,
+    derived_status,
+    history,
+    overall,
+    public_name,
+    public_status,
+)
+
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+
+
+def span(service_id: int, urgency: str = "high", start: datetime = NOW - timedelta(hours=1),
+         end: datetime | None = None) -> Span:
+    return Span(service_id, urgency, start, end)
+
+
+def test_the_state_a_component_is_in_follows_its_services_open_incidents():
+    assert derived_status([1, 2], []) == "operational"
+    assert derived_status([1, 2], [span(3)]) == "operational"  # another component's service
+    assert derived_status([1, 2], [span(1, "low")]) == "degraded_performance"
+    assert derived_status([1, 2], [span(1, "low"), span(2)]) == "partial_outage"
+    assert derived_status([1, 2], [span(1), span(2, "low"), span(2)]) == "major_outage"
+    assert derived_status([1], [span(1)]) == "major_outage"
+    assert derived_status([], [span(1)]) == "operational"
+
+
+def test_a_manual_override_wins_over_incidents_until_cleared():
+    assert component_status("under_maintenance", [1], [span(1)]) == "under_maintenance"
+    assert component_status("major_outage", [1], []) == "major_outage"
+    assert component_status(None, [1], [span(1)]) == "major_outage"
+
+
+def test_history_counts_overlapping_outages_once_and_splits_them_at_midnight():
+    day = datetime(2026, 12, 5, tzinfo=UTC)
+    spans = [span(1, start=day - timedelta(minutes=30), end=day + timedelta(minutes=60)),  # 30 + 60 minutes
+             span(1, start=day + timedelta(minutes=30), end=day + timedelta(minutes=90)),  # overlaps: +30
+             span(1, "low", start=day + timedelta(hours=5), end=day + timedelta(hours=9)),  # degraded: not down
+             span(2, start=day, end=day + timedelta(hours=10))]  # another component's service
+    got = history([1], spans, NOW, days=3)
+    assert got["days"] == [
+        {"date": "2026-12-04", "status": "major_outage", "outage_minutes": 30},
+        {"date": "2026-12-05", "status": "major_outage", "outage_minutes": 90},
+        {"date": "2026-12-06", "status": "operational", "outage_minutes": 0},
+    ]
+    observed = (NOW - datetime(2026, 12, 4, tzinfo=UTC)).total_seconds()
+    assert got["uptime"] == round(100 * (1 - 120 * 60 / observed), 3)
+
+
+def test_history_of_a_component_of_several_services_shows_a_partial_outage_and_open_incidents_run_to_now():
+    got = history([1, 2], [span(2, start=NOW - timedelta(hours=2))], NOW, days=2)
+    assert got["days"][-1] == {"date": "2026-12-06", "status": "partial_outage", "outage_minutes": 120}
+
+
+def test_days_before_a_component_existed_have_no_data_and_do_not_count_against_uptime():
+    added = NOW - timedelta(hours=3)  # today, 09:00
+    got = history([1], [span(1, start=NOW - timedelta(minutes=12), end=NOW - timedelta(minutes=6))], NOW,
+                  since=added, days=3)
+    assert [d["status"] for d in got["days"]] == ["no_data", "no_data", "major_outage"]
+    assert got["uptime"] == round(100 * (1 - 6 / (12 * 60)), 3)  # 6 minutes down since midnight
+
+
+def test_the_overall_status_is_the_worst_components():
+    assert overall([]) == {"indicator": "none", "description": "All Systems Operational"}
+    assert overall(["operational", "degraded_performance"])["indicator"] == "minor"
+    assert overall(["partial_outage", "degraded_performance"]) == {"indicator": "major",
+                                                                    "description": "Partial System Outage"}
+    assert overall(["major_outage", "under_maintenance"])["indicator"] == "critical"
+
+
+def test_an_incident_is_named_and_staged_for_the_public_without_its_internal_title():
+    assert public_name(None, "high", ["API", "Checkout"]) == "Outage: API, Checkout"
+    assert public_name(None, "low", ["API"]) == "Degraded performance: API"
+    assert public_name("Slow logins", "high", ["API"]) == "Slow logins"
+    assert public_status(False, []) == "investigating"
+    assert public_status(False, [{"status": "identified"}, {"status": "monitoring"}]) == "monitoring"
+    assert public_status(True, [{"status": "monitoring"}]) == "resolved"
