@@ -1,16 +1,18 @@
 """The API key's own user: profile (name, time zone, quiet hours), contact methods with test messages,
-notification rules, and personal API keys (the new key is in the creation response only). The logic is in
-`opsknight.admin.profile` and `opsknight.admin.contacts`, shared with the My profile page.
+notification rules, personal API keys (the new key is in the creation response only), and "my on call". The logic
+is in `opsknight.admin.profile`, `opsknight.admin.contacts` and `opsknight.admin.my_oncall`, shared with the My
+profile and On call pages.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from opsknight.admin import contacts, profile, users
+from opsknight.admin import contacts, my_oncall, profile, users
 from opsknight.api.deps import ProfileEditor, Reader, RowId
 from opsknight.api.errors import ErrorShapedRoute
 from opsknight.db import session_scope
+from opsknight.engine import clock
 
 router = APIRouter(prefix="/api/v1/me", tags=["me"], route_class=ErrorShapedRoute)
 
@@ -28,6 +30,13 @@ def get_me(principal: Reader) -> dict:
 def update_me(body: profile.ProfileUpdate, principal: SignedIn) -> dict:
     with session_scope() as db:
         return users.user_json(profile.update_profile(db, principal, body))
+
+
+@router.get("/oncall", summary="Your on call: now and until when, your shifts for 14 days, everyone's, the brief")
+def get_my_oncall(principal: Reader) -> dict:
+    """What the On call page shows, as data: the same dict (times in UTC)."""
+    with session_scope() as db:
+        return my_oncall.my_oncall(db, principal, clock.now())
 
 
 # --- contact methods ----------------------------------------------------------------------------------------------
