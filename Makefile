@@ -8,7 +8,7 @@ export REFLEX_USE_NPM := 1
 export REFLEX_TELEMETRY_ENABLED := false
 export NEXT_TELEMETRY_DISABLED := 1
 
-.PHONY: run test test-fast bench-ingest bench-dispatch bench-live clean
+.PHONY: run test test-fast bench-ingest bench-dispatch bench-live bench-status clean
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "OpsKnight needs Python 3.11 or newer")'
@@ -42,6 +42,9 @@ bench-dispatch: $(VENV)/.dev
 
 bench-live: $(VENV)/.dev
 	$(BIN)/python bench/live.py
+
+bench-status: $(VENV)/.dev
+	$(BIN)/python bench/status.py
 
 clean:
 	rm -rf $(VENV) .web .states .data

@@ -3,7 +3,7 @@
 The load generator shares the 2-core machine with the server it measures. httpx spent 0.4–0.9 of a core at the
 request rates the ingest benchmark drives (more as connections grow), CPU taken from the server under test;
 this client spends a fraction of that, so the figures describe the server rather than the client.
-Only what the benchmarks need: POST with a Content-Length body, responses with Content-Length.
+Only what the benchmarks need: GET, POST with a Content-Length body, responses with Content-Length.
 """
 
 from __future__ import annotations
@@ -22,9 +22,16 @@ class Pool:
 
     async def post(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
         """-> (status, body). Raises OSError / asyncio.TimeoutError / asyncio.IncompleteReadError / ValueError."""
+        return await self.request("POST", path, headers, body)
+
+    async def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        return await self.request("GET", path, headers or {}, None)
+
+    async def request(self, method: str, path: str, headers: dict[str, str], body: bytes | None) -> tuple[int, bytes]:
         head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        request = (f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{head}"
-                   f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+        length = f"Content-Length: {len(body)}\r\n" if body is not None else ""
+        request = (f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{head}{length}\r\n").encode() + (
+            body or b"")
         async with self._slots:
             reused = bool(self._idle)
             reader, writer = self._idle.pop() if reused else await asyncio.open_connection(self.host, self.port)

@@ -3,13 +3,15 @@
 A status page is read by everyone at the moment things break, which is also when alerts pour in. So:
 
 * Every change that can alter the page (an incident opened, acknowledged, resolved, merged or re-urged; a public
-  update; a component edited) bumps ``GEN_KEY`` after its commit (``broker.invalidate_status_page``) — the cache is invalidated,
-  not timed out.
-* A request reads the generation (one Redis GET) and answers from this process's copy when it is current: no
-  database, no rendering. Rendered bodies (HTML, each JSON document, the feed) are memoised per copy.
-* A stale copy is rebuilt by one process at a time, at most once per ``REBUILD_SPACING_MS`` (a Redis ``SET NX
-  PX``): a flood of changes costs a few rebuilds a second, not one per request. Meanwhile requests get the copy
-  they have, at most that spacing plus one rebuild old. The rebuilt snapshot goes to Redis for other processes.
+  update; a component edited) bumps ``GEN_KEY`` after its commit (``broker.invalidate_status_page``): the cache
+  is invalidated, not timed out.
+* Requests are answered from this process's copy, in memory, on the event loop (``fast``), with bodies rendered
+  once per copy. At most every ``SYNC_SECONDS`` one request per process looks at Redis (``current``, in a worker
+  thread): the generation and the stored snapshot's generation, two small keys. A newer stored snapshot is
+  fetched; a stale one is rebuilt from PostgreSQL by one process at a time, at most once per
+  ``REBUILD_SPACING_MS`` (a Redis ``SET NX PX``), so a flood of changes costs a few rebuilds a second, not one
+  per request. Meanwhile everyone keeps answering with the copy they have. A change shows within about
+  SYNC_SECONDS + REBUILD_SPACING_MS + one rebuild + SYNC_SECONDS.
 * ``MAX_AGE_SECONDS`` rebuilds it anyway, for what time alone changes (the day's bar, "resolved 14 days ago")
   and for an invalidation lost while Redis was away. With Redis down the page is built from the database, at
   most once per ``MAX_AGE_WITHOUT_REDIS`` per process.
@@ -17,6 +19,7 @@ A status page is read by everyone at the moment things break, which is also when
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import logging
@@ -37,10 +40,19 @@ log = logging.getLogger(__name__)
 
 GEN_KEY = broker.STATUS_GEN_KEY
 SNAPSHOT_KEY = "opsknight:status:snapshot"
+META_KEY = "opsknight:status:snapshot:meta"  # "<generation> <built_at>" of SNAPSHOT_KEY, read without the blob
 LOCK_KEY = "opsknight:status:rebuild"
 REBUILD_SPACING_MS = 250
+SYNC_SECONDS = 0.1
 MAX_AGE_SECONDS = 60
 MAX_AGE_WITHOUT_REDIS = 2.0
+
+
+@dataclass(frozen=True)
+class Body:
+    plain: bytes
+    gzipped: bytes  # what browsers get (they all accept gzip): the HTML shrinks ~10x for a phone on a slow network
+    etag: str
 
 
 @dataclass
@@ -50,17 +62,46 @@ class Copy:
     gen: int | None
     built_at: float  # wall-clock seconds, comparable across processes
     data: dict[str, Any]
-    bodies: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # name -> (body, etag)
+    bodies: dict[str, Body] = field(default_factory=dict)
+    rendering: threading.Lock = field(default_factory=threading.Lock)
 
-    def body(self, name: str, render: Callable[[dict[str, Any]], bytes]) -> tuple[bytes, str]:
-        if name not in self.bodies:  # two threads may render it at once: same bytes, harmless
-            content = render(self.data)
-            self.bodies[name] = (content, f'"{hashlib.sha1(content).hexdigest()[:20]}"')
-        return self.bodies[name]
+    def body(self, name: str, render: Callable[[dict[str, Any]], bytes]) -> Body:
+        with self.rendering:  # the requests that all arrive for a new copy wait for one rendering, not do their own
+            if name not in self.bodies:
+                content = render(self.data)
+                self.bodies[name] = Body(content, gzip.compress(content, compresslevel=6, mtime=0),
+                                         f'"{hashlib.sha1(content).hexdigest()[:20]}"')
+            return self.bodies[name]
 
 
-_lock = threading.Lock()
+_lock = threading.Lock()  # one sync per process at a time
 _local: Copy | None = None
+_synced_at = float("-inf")  # monotonic time of this process's last look at Redis
+
+
+def _young(copy: Copy | None, max_age: float = MAX_AGE_SECONDS) -> bool:
+    return copy is not None and time.time() - copy.built_at < max_age
+
+
+def fast() -> Copy | None:
+    """This process's copy, if it looked at Redis less than SYNC_SECONDS ago; None: call `current`. Never blocks:
+    the event loop calls it."""
+    local = _local
+    return local if time.monotonic() - _synced_at < SYNC_SECONDS and _young(local) else None
+
+
+def current() -> Copy:
+    """Look at Redis (or the database), then answer. Blocking: call it from a worker thread."""
+    if not _lock.acquire(blocking=False):  # another thread of this process is looking: its copy will do
+        if _local is not None:
+            return _local
+        _lock.acquire()
+    try:
+        if fast() is None:
+            _sync()
+        return _local
+    finally:
+        _lock.release()
 
 
 def _build() -> dict[str, Any]:
@@ -69,49 +110,45 @@ def _build() -> dict[str, Any]:
         return status_snapshot.load(db, clock.now(), config.base_url, config.status_page_title)
 
 
-def _fresh(copy: Copy | None, gen: int | None, max_age: float) -> bool:
-    return copy is not None and copy.gen == gen and time.time() - copy.built_at < max_age
-
-
-def _keep(copy: Copy) -> Copy:
-    global _local
-    with _lock:
-        if _local is None or _local.gen != copy.gen or _local.built_at < copy.built_at:
-            _local = copy
-        return _local
-
-
-def current() -> Copy:
-    """The snapshot to answer with (blocking: call it from a worker thread)."""
+def _sync() -> None:
+    global _local, _synced_at
     local = _local
     conn = broker.redis_conn()
     try:
-        gen = int(conn.get(GEN_KEY) or 0)
-        if _fresh(local, gen, MAX_AGE_SECONDS):
-            return local
-        raw = conn.get(SNAPSHOT_KEY)
-        stored = json.loads(raw) if raw else None
-        shared = Copy(stored["gen"], stored["built_at"], stored["data"]) if stored else None
-        if _fresh(shared, gen, MAX_AGE_SECONDS):
-            return _keep(shared)
-        if conn.set(LOCK_KEY, 1, nx=True, px=REBUILD_SPACING_MS):
-            built = Copy(gen, time.time(), _build())
-            conn.set(SNAPSHOT_KEY, json.dumps({"gen": gen, "built_at": built.built_at, "data": built.data}),
-                     ex=MAX_AGE_SECONDS * 10)
-            return _keep(built)
-        stale = max((c for c in (local, shared) if c is not None), key=lambda c: c.built_at, default=None)
-        if stale is not None:  # another process is rebuilding: this one is at most a rebuild old
-            return stale
+        raw_gen, raw_meta = conn.mget(GEN_KEY, META_KEY)
+        gen = int(raw_gen or 0)
+        stored_gen, stored_at = (int(raw_meta.split()[0]), float(raw_meta.split()[1])) if raw_meta else (None, 0.0)
+        if local is not None and local.gen == gen and _young(local):
+            pass  # current
+        elif stored_gen == gen and time.time() - stored_at < MAX_AGE_SECONDS and (local is None or stored_at > local.built_at):
+            _local = _fetch(conn) or local
+        elif conn.set(LOCK_KEY, 1, nx=True, px=REBUILD_SPACING_MS):
+            _local = Copy(gen, time.time(), _build())
+            with conn.pipeline() as pipe:  # blob and meta together: a reader never sees one without the other
+                pipe.set(SNAPSHOT_KEY, json.dumps({"gen": gen, "built_at": _local.built_at, "data": _local.data}),
+                         ex=MAX_AGE_SECONDS * 10)
+                pipe.set(META_KEY, f"{gen} {_local.built_at}", ex=MAX_AGE_SECONDS * 10)
+                pipe.execute()
+        elif local is None:  # a cold process while another rebuilds: an older snapshot beats waiting
+            _local = _fetch(conn) or Copy(gen, time.time(), _build())
     except redis.RedisError as exc:
         log.warning("status page cache unavailable, reading the database: %s", exc)
-        if local is not None and time.time() - local.built_at < MAX_AGE_WITHOUT_REDIS:
-            return local
-        return _keep(Copy(None, time.time(), _build()))
-    return _keep(Copy(gen, time.time(), _build()))  # nothing anywhere yet (a cold start): build it here
+        if not _young(local, MAX_AGE_WITHOUT_REDIS):
+            _local = Copy(None, time.time(), _build())
+    _synced_at = time.monotonic()
+
+
+def _fetch(conn: redis.Redis) -> Copy | None:
+    raw = conn.get(SNAPSHOT_KEY)
+    if not raw:
+        return None
+    stored = json.loads(raw)
+    return Copy(stored["gen"], stored["built_at"], stored["data"])
 
 
 def reset() -> None:
     """Forget this process's copy (tests switch databases between cases)."""
-    global _local
+    global _local, _synced_at
     with _lock:
-        _local = None
+        _local, _synced_at = None, float("-inf")
+    status_snapshot.forget()

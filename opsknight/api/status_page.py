@@ -4,8 +4,10 @@ feed ``/status/history.atom``, and Atlassian Statuspage's public JSON (``/api/v2
 aggregators already read.
 
 Every answer comes from the cached snapshot (``api.status_cache``): no database read and no rendering per
-request once a process holds the current copy. ``ETag`` lets a reloading browser get a 304. The JSON may be read
-from any origin (it is public), so it says so (CORS).
+request once a process holds the current copy, and the common case answers on the event loop without a thread
+hop or a Redis call (``status_cache.fast``), from an ASGI middleware ahead of FastAPI's routing. ``ETag`` lets a
+reloading browser get a 304; bodies are gzipped once per copy. The JSON may be read from any origin (it is
+public), so it says so (CORS).
 """
 
 from __future__ import annotations
@@ -17,13 +19,12 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 import jinja2
-from fastapi import APIRouter, Request, Response
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 
 from opsknight.api import status_cache
 from opsknight.engine import status_page
 from opsknight.engine.status_snapshot import PAST_DAYS
-
-router = APIRouter(tags=["status page"])
 
 _templates = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
@@ -83,35 +84,52 @@ def render_atom(data: dict[str, Any]) -> bytes:
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
 
 
-def _answer(request: Request, name: str, render, media_type: str, public_api: bool = False) -> Response:
-    body, etag = status_cache.current().body(name, render)
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}  # revalidate each time: a change shows on reload
-    if public_api:
-        headers["Access-Control-Allow-Origin"] = "*"
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type=media_type, headers=headers)
+ROUTES = {  # path -> (body name, renderer, media type, readable from any origin)
+    "/status": ("html", render_html, b"text/html; charset=utf-8", False),
+    "/status/history.atom": ("atom", render_atom, b"application/atom+xml; charset=utf-8", False),
+    "/api/v2/summary.json": ("summary", DOCUMENTS["summary"], b"application/json", True),
+    "/api/v2/status.json": ("status", DOCUMENTS["status"], b"application/json", True),
+    "/api/v2/components.json": ("components", DOCUMENTS["components"], b"application/json", True),
+    "/api/v2/incidents.json": ("incidents", DOCUMENTS["incidents"], b"application/json", True),
+    "/api/v2/incidents/unresolved.json": ("unresolved", DOCUMENTS["unresolved"], b"application/json", True),
+}
 
 
-@router.get("/status", include_in_schema=False)
-def status_html(request: Request) -> Response:
-    return _answer(request, "html", render_html, "text/html; charset=utf-8")
+class StatusPage:
+    """ASGI middleware that answers the status page's paths before FastAPI routes anything (added last in
+    `create_api`, so it runs first): the page is read by everyone at the worst moment, and FastAPI's request
+    machinery would cost more than the answer itself. Anything else passes through untouched."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"].rstrip("/") not in ROUTES:
+            return await self.app(scope, receive, send)
+        name, render, media_type, public_api = ROUTES[scope["path"].rstrip("/")]
+        headers = [(b"cache-control", b"no-cache"), (b"vary", b"accept-encoding")]  # revalidate: changes show
+        if public_api:
+            headers.append((b"access-control-allow-origin", b"*"))
+        if scope["method"] not in ("GET", "HEAD"):
+            return await _send(send, 405, headers + [(b"allow", b"GET, HEAD")], b"")
+        try:
+            copy = status_cache.fast() or await run_in_threadpool(status_cache.current)
+            body = copy.bodies.get(name) or await run_in_threadpool(copy.body, name, render)
+        except SQLAlchemyError:  # no copy anywhere and the database is down: say so, do not crash
+            return await _send(send, 503, headers + [(b"retry-after", b"5")], b"The status page is unavailable.")
+        asked = dict(scope["headers"])
+        headers += [(b"etag", body.etag.encode()), (b"content-type", media_type)]
+        if asked.get(b"if-none-match") == body.etag.encode():
+            return await _send(send, 304, headers, b"")
+        content = body.plain
+        if b"gzip" in asked.get(b"accept-encoding", b""):
+            content = body.gzipped
+            headers.append((b"content-encoding", b"gzip"))
+        await _send(send, 200, headers, b"" if scope["method"] == "HEAD" else content, len(content))
 
 
-@router.get("/status/history.atom", include_in_schema=False)
-def status_feed(request: Request) -> Response:
-    return _answer(request, "atom", render_atom, "application/atom+xml; charset=utf-8")
-
-
-def _json_route(path: str, name: str, summary: str) -> None:
-    def route(request: Request) -> Response:
-        return _answer(request, name, DOCUMENTS[name], "application/json", public_api=True)
-
-    router.add_api_route(path, route, methods=["GET"], summary=summary, name=f"status_{name}")
-
-
-_json_route("/api/v2/summary.json", "summary", "Status page summary: page, components, unresolved incidents, status")
-_json_route("/api/v2/status.json", "status", "Status page overall status")
-_json_route("/api/v2/components.json", "components", "Status page components")
-_json_route("/api/v2/incidents.json", "incidents", "The 50 most recent public incidents")
-_json_route("/api/v2/incidents/unresolved.json", "unresolved", "Unresolved public incidents")
+async def _send(send, status: int, headers: list[tuple[bytes, bytes]], body: bytes, length: int | None = None):
+    length = len(body) if length is None else length
+    await send({"type": "http.response.start", "status": status,
+                "headers": headers + [(b"content-length", str(length).encode())]})
+    await send({"type": "http.response.body", "body": body})

@@ -95,22 +95,38 @@ def _merged_seconds(intervals: list[tuple[datetime, datetime]]) -> float:
     return total
 
 
-def history(service_ids: Sequence[int], spans: Iterable[Span], now: datetime, since: datetime | None = None,
-            days: int = HISTORY_DAYS) -> dict:
-    """The last ``days`` UTC days (oldest first, today last): each day's worst state and minutes of outage, and
-    the uptime percentage. Days before the component existed (``since``; None: it always did) are ``no_data``
-    and not counted: uptime runs from the start of the day it was added to now."""
-    linked = set(service_ids)
+@dataclass
+class Days:
+    """What incidents put on each UTC day of a component's history: the worst state, and the intervals of outage
+    (high urgency) clipped to that day."""
+
+    status: dict[date, str]
+    down: dict[date, list[tuple[datetime, datetime]]]
+
+    def copy(self) -> Days:
+        return Days(dict(self.status), {d: list(v) for d, v in self.down.items()})
+
+
+def _window(now: datetime, since: datetime | None, days: int) -> tuple[date, date, date, datetime]:
+    """(first day shown, first day the component existed, today, start of the counted window)."""
     today = now.astimezone(UTC).date()
     first = today - timedelta(days=days - 1)
     first_known = max(first, since.astimezone(UTC).date()) if since is not None else first
-    window_start = datetime.combine(first_known, time(), UTC)
-    day_status = {first + timedelta(days=i): NO_DATA for i in range(days)}
-    day_status.update({d: ComponentStatus.OPERATIONAL.value for d in day_status if d >= first_known})
-    day_down: dict[date, list[tuple[datetime, datetime]]] = {d: [] for d in day_status}
-    down: list[tuple[datetime, datetime]] = []
+    return first, first_known, today, datetime.combine(first_known, time(), UTC)
+
+
+def tally(service_ids: Sequence[int], spans: Iterable[Span], now: datetime, since: datetime | None = None,
+          days: int = HISTORY_DAYS, onto: Days | None = None) -> Days:
+    """Add what the spans did to each day (onto a copy of ``onto``: days tallied earlier, e.g. from incidents
+    that ended before today, which never change)."""
+    linked = set(service_ids)
+    first, first_known, today, window_start = _window(now, since, days)
+    if onto is None:
+        onto = Days({first + timedelta(days=i): NO_DATA if first + timedelta(days=i) < first_known
+                     else ComponentStatus.OPERATIONAL.value for i in range(days)}, {})
+    result = onto.copy()
     for span in spans:
-        if span.service_id not in linked:
+        if span.service_id not in linked or (span.end is not None and span.end <= window_start):
             continue
         start, end = max(span.start, window_start), min(span.end or now, now)
         if end <= start:
@@ -118,19 +134,31 @@ def history(service_ids: Sequence[int], spans: Iterable[Span], now: datetime, si
         state = _span_status(span, len(linked))
         day = start.date()
         while day <= end.date() and day <= today:
-            day_status[day] = worst((day_status[day], state))
+            result.status[day] = worst((result.status[day], state))
             if span.urgency == "high":
                 day_start = datetime.combine(day, time(), UTC)
-                day_down[day].append((max(start, day_start), min(end, day_start + timedelta(days=1))))
+                result.down.setdefault(day, []).append((max(start, day_start),
+                                                        min(end, day_start + timedelta(days=1))))
             day += timedelta(days=1)
-        if span.urgency == "high":
-            down.append((start, end))
+    return result
+
+
+def history(service_ids: Sequence[int], spans: Iterable[Span], now: datetime, since: datetime | None = None,
+            days: int = HISTORY_DAYS, settled: Days | None = None) -> dict:
+    """The last ``days`` UTC days (oldest first, today last): each day's worst state and minutes of outage, and
+    the uptime percentage. Days before the component existed (``since``; None: it always did) are ``no_data``
+    and not counted: uptime runs from the start of the day it was added to now. ``settled``: the tally of
+    incidents that ended before today (``tally``), so that only the rest need reading again."""
+    tallied = tally(service_ids, spans, now, since, days, onto=settled)
+    minutes = {d: _merged_seconds(tallied.down.get(d, [])) / 60 for d in tallied.status}
+    window_start = _window(now, since, days)[3]
     observed = (now - window_start).total_seconds()
-    uptime = 100.0 if observed <= 0 else max(0.0, 100.0 * (1 - _merged_seconds(down) / observed))
+    down = 60 * sum(minutes.values())  # the days partition time: the union per day adds up to the union
+    uptime = 100.0 if observed <= 0 else max(0.0, 100.0 * (1 - down / observed))
     return {
         "uptime": round(uptime, 3),
-        "days": [{"date": d.isoformat(), "status": s, "outage_minutes": round(_merged_seconds(day_down[d]) / 60)}
-                 for d, s in day_status.items()],
+        "days": [{"date": d.isoformat(), "status": s, "outage_minutes": round(minutes[d])}
+                 for d, s in tallied.status.items()],
     }
 
 

@@ -13,10 +13,11 @@ resolved inside the window is missed by the bars.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import time as clock_time
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, and_, col, or_, select
 
 from opsknight.engine import status_page
 from opsknight.engine.status_page import Span
@@ -27,6 +28,7 @@ PAST_DAYS = 14
 MAX_INCIDENTS = 50
 MAX_SPANS = 50_000  # bounds the history read for a very noisy service
 HISTORY_LEAD = timedelta(days=7)
+SETTLED_SECONDS = 600
 
 
 def iso(value: datetime | None) -> str | None:
@@ -67,6 +69,35 @@ def _incident_json(row: Incident, updates: list[StatusUpdate], components: list[
     }
 
 
+_settled_cache: dict[str, tuple[Any, float, dict[int, status_page.Days]]] = {}
+
+
+def _settled(db: Session, rows: list[StatusPageComponent], links: dict[int, list[int]], midnight: datetime,
+             window_start: datetime) -> dict[int, status_page.Days]:
+    """Each component's history tallied from the incidents resolved before today: they never change, so this
+    process reads them once a day (and again after SETTLED_SECONDS, for the rare edit of an old incident, or
+    when the components change) instead of on every rebuild — the bulk of 90 days of incidents."""
+    key = (midnight, tuple((r.id, tuple(links[r.id]), r.created_at) for r in rows))
+    hit = _settled_cache.get("last")
+    if hit is not None and hit[0] == key and clock_time.monotonic() - hit[1] < SETTLED_SECONDS:
+        return hit[2]
+    service_ids = sorted({s for ids in links.values() for s in ids})
+    spans = [Span(*r, end) for *r, end in db.exec(
+        select(Incident.service_id, Incident.urgency, Incident.created_at, Incident.resolved_at)
+        .where(col(Incident.service_id).in_(service_ids), col(Incident.merged_into_id).is_(None),
+               Incident.status == IncidentStatus.RESOLVED, Incident.created_at >= window_start - HISTORY_LEAD,
+               Incident.resolved_at < midnight)
+        .limit(MAX_SPANS)).all()] if service_ids else []
+    tallied = {r.id: status_page.tally(links[r.id], spans, midnight, since=r.created_at) for r in rows}
+    _settled_cache["last"] = (key, clock_time.monotonic(), tallied)
+    return tallied
+
+
+def forget() -> None:
+    """Drop the settled tally (tests switch databases)."""
+    _settled_cache.clear()
+
+
 def load(db: Session, now: datetime, base_url: str, title: str) -> dict[str, Any]:
     """The snapshot: page, overall status, components (Statuspage shape), incidents (Statuspage shape) and each
     component's 90-day history."""
@@ -76,32 +107,43 @@ def load(db: Session, now: datetime, base_url: str, title: str) -> dict[str, Any
         links.setdefault(link.component_id, []).append(link.service_id)
     service_ids = sorted({s for ids in links.values() for s in ids})
     window_start = now - timedelta(days=status_page.HISTORY_DAYS)
-    incidents: list[Incident] = []
+    midnight = datetime.combine(now.astimezone(UTC).date(), time(), UTC)
+    settled = _settled(db, rows, links, midnight, window_start)
+    recent = []  # incidents open now or resolved today: plain rows, no ORM objects
     if service_ids:
-        incidents = list(db.exec(
-            select(Incident)
+        recent = db.exec(
+            select(Incident.service_id, Incident.urgency, Incident.status == IncidentStatus.RESOLVED,
+                   Incident.created_at, Incident.resolved_at)
             .where(col(Incident.service_id).in_(service_ids), col(Incident.merged_into_id).is_(None),
-                   or_(Incident.status != IncidentStatus.RESOLVED, Incident.created_at >= window_start - HISTORY_LEAD))
-            .order_by(col(Incident.created_at).desc()).limit(MAX_SPANS)
-        ).all())
-    spans = [Span(i.service_id, i.urgency, i.created_at, i.resolved_at if i.status == IncidentStatus.RESOLVED else None)
-             for i in incidents]
+                   or_(Incident.status != IncidentStatus.RESOLVED,
+                       and_(Incident.created_at >= window_start - HISTORY_LEAD, Incident.resolved_at >= midnight)))
+            .limit(MAX_SPANS)
+        ).all()
+    spans = [Span(service_id, urgency, created, resolved_at if resolved else None)
+             for service_id, urgency, resolved, created, resolved_at in recent]
     open_spans = [s for s in spans if s.end is None]
 
     components, history = [], {}
     for row in rows:
         state = status_page.component_status(row.manual_status, links[row.id], open_spans)
         components.append(_component_json(row, state))
-        history[str(row.id)] = status_page.history(links[row.id], spans, now, since=row.created_at)
+        history[str(row.id)] = status_page.history(links[row.id], spans, now, since=row.created_at,
+                                                   settled=settled[row.id])
 
     by_service: dict[int, list[dict]] = {}
     for row, shaped in zip(rows, components, strict=True):
         for service_id in links[row.id]:
             by_service.setdefault(service_id, []).append(shaped)
-    past_since = now - timedelta(days=PAST_DAYS)
-    listed = [i for i in incidents if i.status != IncidentStatus.RESOLVED]
-    listed += [i for i in incidents if i.status == IncidentStatus.RESOLVED and i.resolved_at and i.resolved_at >= past_since]
-    listed = listed[:MAX_INCIDENTS]
+    listed: list[Incident] = []
+    if service_ids:
+        linked = (col(Incident.service_id).in_(service_ids), col(Incident.merged_into_id).is_(None))
+        past_since = now - timedelta(days=PAST_DAYS)
+        listed = list(db.exec(select(Incident).where(*linked, Incident.status != IncidentStatus.RESOLVED)
+                              .order_by(col(Incident.created_at).desc()).limit(MAX_INCIDENTS)).all())
+        listed += db.exec(select(Incident).where(*linked, Incident.status == IncidentStatus.RESOLVED,
+                                                 Incident.created_at >= past_since - HISTORY_LEAD,
+                                                 Incident.resolved_at >= past_since)
+                          .order_by(col(Incident.resolved_at).desc()).limit(MAX_INCIDENTS - len(listed))).all()
     updates: dict[int, list[StatusUpdate]] = {i.id: [] for i in listed}
     if listed:
         for update in db.exec(select(StatusUpdate).where(col(StatusUpdate.incident_id).in_(list(updates)))

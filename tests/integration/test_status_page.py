@@ -155,6 +155,12 @@ def test_the_feed_the_etag_and_a_signed_out_reader(client, setup):
     assert first.status_code == 200 and "API" in first.text
     again = client.get("/status", headers={"If-None-Match": first.headers["etag"]})
     assert again.status_code == 304
+    zipped = client.get("/status", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip" and zipped.text == first.text  # httpx unzips
+    plain = {"Accept-Encoding": "identity"}
+    assert client.head("/api/v2/summary.json", headers=plain).headers["content-length"] == str(len(client.get(
+        "/api/v2/summary.json", headers=plain).content))
+    assert client.post("/status").status_code == 405 and client.get("/status/").text == first.text
     alert(client, setup["token"], action="resolve")
     soon(lambda: client.get("/status", headers={"If-None-Match": first.headers["etag"]}).status_code, 200)
 

@@ -13,6 +13,7 @@ from opsknight.engine.status_page import (
     overall,
     public_name,
     public_status,
+    tally,
 )
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
@@ -83,3 +84,16 @@ def test_an_incident_is_named_and_staged_for_the_public_without_its_internal_tit
     assert public_status(False, []) == "investigating"
     assert public_status(False, [{"status": "identified"}, {"status": "monitoring"}]) == "monitoring"
     assert public_status(True, [{"status": "monitoring"}]) == "resolved"
+
+
+def test_history_from_a_settled_tally_plus_todays_incidents_equals_history_from_all_of_them():
+    midnight = datetime(2026, 12, 6, tzinfo=UTC)
+    settled_spans = [span(1, start=midnight - timedelta(days=d, hours=3), end=midnight - timedelta(days=d, hours=1))
+                     for d in range(1, 40, 3)] + [span(2, "low", start=midnight - timedelta(days=5), end=midnight
+                                                       - timedelta(days=4))]
+    recent = [span(1, start=midnight - timedelta(days=2), end=None),  # open for two days: crosses past days
+              span(2, start=midnight + timedelta(hours=1), end=midnight + timedelta(hours=2))]
+    since = NOW - timedelta(days=60)
+    settled = tally([1, 2], settled_spans, midnight, since=since)
+    assert history([1, 2], recent, NOW, since=since, settled=settled) == \
+        history([1, 2], settled_spans + recent, NOW, since=since)
