@@ -7,27 +7,33 @@ from opsknight.api import create_api
 from opsknight.lifespan import app_lifespan
 from opsknight.live.pages import follow_batches
 from opsknight.live.relay import relay
+from opsknight.pages.analytics import analytics_page
 from opsknight.pages.audit import AuditState, audit_page
 from opsknight.pages.incident import incident_page
 from opsknight.pages.incident_new import new_incident_page
 from opsknight.pages.incidents import incidents_page
 from opsknight.pages.login import login_page
 from opsknight.pages.not_found import not_found_page
+from opsknight.pages.oncall import oncall_page
 from opsknight.pages.policies import PoliciesState, policies_page
 from opsknight.pages.profile import profile_page
 from opsknight.pages.schedules import schedule_page, schedules_page
 from opsknight.pages.service_detail import ServiceDetailState, service_detail_page
 from opsknight.pages.services import ServicesState, services_page
+from opsknight.pages.status_components import status_components_page
 from opsknight.pages.teams import TeamsState, teams_page
 from opsknight.pages.users import users_page
+from opsknight.state.analytics import AnalyticsState
 from opsknight.state.auth import AuthState
 from opsknight.state.incident import IncidentState
 from opsknight.state.incident_new import NewIncidentState
 from opsknight.state.incidents import DashboardState
 from opsknight.state.login import LoginState
+from opsknight.state.oncall import OnCallState
 from opsknight.state.profile import ProfileState
 from opsknight.state.schedule_editor import ScheduleEditState
 from opsknight.state.schedules import ScheduleListState
+from opsknight.state.status_components import StatusComponentsState
 from opsknight.state.users import UsersState
 
 app = rx.App(
@@ -67,4 +73,10 @@ app.add_page(schedule_page, route="/schedules/[schedule_id]", title="Schedule ·
              on_load=[AuthState.require_login, ScheduleEditState.load])
 app.add_page(schedules_page, route="/schedules", title="Schedules · OpsKnight",
              on_load=[AuthState.require_login, ScheduleListState.load])
+app.add_page(oncall_page, route="/oncall", title="On call · OpsKnight",
+             on_load=[AuthState.require_login, OnCallState.load])
+app.add_page(status_components_page, route=routes.STATUS_ADMIN, title="Status page · OpsKnight",
+             on_load=[AuthState.require_login, StatusComponentsState.load])
+app.add_page(analytics_page, route=routes.ANALYTICS, title="Analytics · OpsKnight",
+             on_load=[AuthState.require_login, AnalyticsState.load])
 app.add_page(not_found_page, route="404", title="Not found · OpsKnight")

@@ -10,6 +10,8 @@ HOME = "/"
 INCIDENTS = "/incidents"
 USERS = "/users"
 PROFILE = "/profile"
+ANALYTICS = "/analytics"
+STATUS_ADMIN = "/status-page"  # the components; the public page itself is /status (plain HTML, api.status_page)
 
 
 @dataclass(frozen=True)
@@ -22,12 +24,14 @@ class NavItem:
 
 NAV = (
     NavItem("Incidents", INCIDENTS, "siren", True),
-    NavItem("On call", "/oncall", "phone-call", False),
+    NavItem("On call", "/oncall", "phone-call", True),
     NavItem("Services", "/services", "server", True),
     NavItem("Escalation policies", "/escalation-policies", "list-ordered", True),
     NavItem("Schedules", "/schedules", "calendar-days", True),
     NavItem("Users", USERS, "users", True),
     NavItem("Teams", "/teams", "users-round", True),
+    NavItem("Status page", STATUS_ADMIN, "radio-tower", True),
+    NavItem("Analytics", ANALYTICS, "chart-column", True),
     NavItem("Audit log", "/audit", "scroll-text", True),
     NavItem("My profile", PROFILE, "circle-user", True),
 )

@@ -12,7 +12,7 @@ from opsknight.api.body_limit import BodyLimit
 
 def create_api() -> FastAPI:
     from opsknight.api import audit, callbacks, health, incidents, me, policies, push, schedules, services, teams
-    from opsknight.api import schedules_admin, session, users, webhooks
+    from opsknight.api import schedules_admin, session, status_admin, status_page, users, webhooks
 
     api = FastAPI(
         title="OpsKnight API",
@@ -25,9 +25,13 @@ def create_api() -> FastAPI:
     for router in webhooks.routers:  # they bound their bodies themselves (OPSKNIGHT_MAX_BODY_BYTES)
         api.include_router(router)
     for router in (callbacks.router, push.router, session.router, schedules.router, schedules_admin.router, incidents.router,
-                   services.router, policies.router, teams.router, audit.router, users.router, me.router):
+                   services.router, policies.router, teams.router, audit.router, users.router, me.router, status_admin.router):
         api.include_router(router)
+    from opsknight.api import analytics
+
+    api.include_router(analytics.router)
     api.add_middleware(BodyLimit)
+    api.add_middleware(status_page.StatusPage)  # added last, so it runs first: the public page, cached
 
     @api.exception_handler(StarletteHTTPException)
     async def shaped_outside_routes(request: Request, exc: StarletteHTTPException):

@@ -87,7 +87,8 @@ class StatusComponentsState(AuthState):
             self.editing, self.edit_error, self.edit_open = found, "", True
 
     @rx.event
-    def set_edit_open(self, is_open: bool):
+    @guarded(Permission.READ)
+    async def set_edit_open(self, is_open: bool):
         self.edit_open = is_open
 
     @rx.event

@@ -57,6 +57,12 @@ TAKE_SHIFT = Permission.TAKE_SHIFT
 SELF_OR_ADMIN = "self_or_admin"
 
 API_MATRIX: dict[str, Permission | str] = {
+    "GET /api/v1/status-page/components": READ,
+    "POST /api/v1/status-page/components": CONFIGURE,
+    "PATCH /api/v1/status-page/components/{component_id}": CONFIGURE,
+    "DELETE /api/v1/status-page/components/{component_id}": CONFIGURE,
+    "GET /api/v1/incidents/{incident_id}/status-updates": READ,
+    "POST /api/v1/incidents/{incident_id}/status-updates": ACT,
     "GET /api/v1/incidents": READ,
     "POST /api/v1/incidents": ACT,
     "GET /api/v1/incidents/{incident_id}": READ,
@@ -100,6 +106,10 @@ API_MATRIX: dict[str, Permission | str] = {
     "PATCH /api/v1/teams/{team_id}/members/{user_id}": CONFIGURE,
     "DELETE /api/v1/teams/{team_id}/members/{user_id}": CONFIGURE,
     "GET /api/v1/audit": READ_AUDIT,
+    # response analytics: the report, and each table as JSON and as CSV
+    "GET /api/v1/analytics": READ,
+    **{f"GET /api/v1/analytics/{table}{ext}": READ for table in ("summary", "daily", "people", "services", "sources")
+       for ext in ("", ".csv")},
     # users and my profile
     "GET /api/v1/users": READ,
     "POST /api/v1/users": CONFIGURE,
@@ -131,6 +141,7 @@ API_MATRIX: dict[str, Permission | str] = {
     "GET /api/v1/me/api-keys": READ,
     "POST /api/v1/me/api-keys": OWN_PROFILE,
     "DELETE /api/v1/me/api-keys/{key_id}": OWN_PROFILE,
+    "GET /api/v1/me/oncall": READ,
     # schedules, overrides, who is on call
     "GET /api/v1/schedules": READ,
     "POST /api/v1/schedules": CONFIGURE,
@@ -173,6 +184,14 @@ HANDLER_MATRIX: dict[str, Permission | str] = {
     "IncidentState.change_urgency": ACT,
     "IncidentState.add_note": ACT,
     "IncidentState.merge": ACT,
+    "IncidentState.post_public_update": ACT,
+    # the status page's components
+    "StatusComponentsState.load": READ,
+    "StatusComponentsState.create": CONFIGURE,
+    "StatusComponentsState.open_edit": CONFIGURE,
+    "StatusComponentsState.set_edit_open": READ,
+    "StatusComponentsState.save_edit": CONFIGURE,
+    "StatusComponentsState.delete": CONFIGURE,
     "NewIncidentState.load": READ,
     "NewIncidentState.submit": ACT,
     # services and integrations
@@ -212,6 +231,9 @@ HANDLER_MATRIX: dict[str, Permission | str] = {
     "AuditState.load": READ_AUDIT,
     "AuditState.apply_filters": READ_AUDIT,
     "AuditState.load_more": READ_AUDIT,
+    "AnalyticsState.load": READ,
+    "AnalyticsState.apply_filters": READ,
+    "AnalyticsState.download": READ,
     "PoliciesState.load": READ,
     "PoliciesState.new_policy": CONFIGURE,
     "PoliciesState.open_policy": READ,
@@ -276,6 +298,11 @@ HANDLER_MATRIX: dict[str, Permission | str] = {
     "ScheduleEditState.set_override_field": TAKE_SHIFT,
     "ScheduleEditState.add_override": TAKE_SHIFT,
     "ScheduleEditState.delete_override": TAKE_SHIFT,
+    # my on call
+    "OnCallState.load": READ,
+    "OnCallState.pick_colleague": READ,
+    "OnCallState.take_shift": TAKE_SHIFT,
+    "OnCallState.give_shift": TAKE_SHIFT,
 }
 FAKE_ID = "2147483000"  # valid for every int path parameter, matches no row
 
