@@ -1,12 +1,15 @@
 """`opsknight seed-demo`: a small but realistic organisation to explore the product with.
 
 Two teams, six people, three services with integrations, a weekly rotation with an
-override, a two-step escalation policy, and incidents in every state. Running it twice is refused rather
-than duplicating everything.
+override, a two-step escalation policy, incidents in every state, six weeks of history (incidents with their
+alert, pages, acknowledgements and resolutions, some at night: what analytics and the status page's bars show)
+and a status page with four components and public updates. Running it twice is refused rather than duplicating
+everything.
 """
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,10 +19,19 @@ from opsknight import accounts, security
 from opsknight.engine import clock
 from opsknight.engine.numbers import next_incident_number
 from opsknight.models import (
-    EscalationPolicy, EscalationStep, EscalationStepTarget, Incident, IncidentStatus, Integration, Role, Schedule,
-    ScheduleLayer, ScheduleLayerMember, ScheduleOverride, Service, SourceType, TargetType, Team, TeamMembership,
-    TimelineEvent, Urgency,
+    Alert, Delivery, DeliveryStatus, EscalationPolicy, EscalationStep, EscalationStepTarget, Incident, IncidentStatus,
+    Integration, Role, Schedule, ScheduleLayer, ScheduleLayerMember, ScheduleOverride, Service, SourceType,
+    StatusPageComponent, StatusPageComponentService, StatusUpdate, TargetType, Team, TeamMembership, TimelineEvent,
+    Urgency, User,
 )
+
+HISTORY_DAYS = 42
+HISTORY_TITLES = {
+    "Checkout API": ["HighErrorRate: checkout 5xx above 2%", "Checkout p99 latency above 800 ms",
+                     "Payment provider timeouts", "Card tokenizer pod crash-looping"],
+    "Billing worker": ["Invoice batch slower than usual", "Billing queue depth above 10k", "PDF renderer OOM"],
+    "Postgres primary": ["Replication lag above 30s on pg-2", "Disk 90% full on pg-1", "Too many connections"],
+}
 
 DEMO_MARKER = "Payments"  # the first team; its presence means the demo was seeded already
 
@@ -111,5 +123,81 @@ def seed(db: Session, *, password: str) -> str:
         db.flush()
         db.add(TimelineEvent(incident_id=incident.id, kind="triggered", at=started, source="demo",
                              message=f"Triggered: {title}"))
+    history = _history(db, now, services, users)
+    _status_page(db, now, services, users)
     return (f"seeded the demo organisation: {len(users)} users, 2 teams, {len(services)} services, 1 schedule, "
-            f"1 escalation policy, {len(examples)} incidents.\nSign in as {users[0].email} with the demo password.")
+            f"1 escalation policy, {len(examples)} open or recent incidents and {history} over {HISTORY_DAYS} days "
+            f"of history, 4 status page components.\nSign in as {users[0].email} with the demo password.")
+
+
+def _history(db: Session, now: datetime, services: list[Service], users: list[User]) -> int:
+    """Resolved incidents over the last HISTORY_DAYS days (fixed seed: the same history every time): a few a
+    day, more on the noisy checkout, some at night; each with its alert, a page to the responder on call (one in
+    five escalated to the admin), an acknowledgement and a resolution."""
+    rng = random.Random(42)
+    responders = users[1:5]
+    count = 0
+    for day in range(HISTORY_DAYS, 0, -1):
+        for service, per_day in zip(services, (4, 1, 2), strict=True):
+            for _ in range(rng.randint(0, per_day)):
+                started = now - timedelta(days=day, minutes=rng.randint(0, 24 * 60 - 1))
+                high = rng.random() < 0.6
+                acked = started + timedelta(seconds=rng.choice((40, 90, 150, 240, 420, 900, 1800)))
+                resolved = acked + timedelta(minutes=rng.choice((5, 12, 25, 40, 75, 150, 300)))
+                who = rng.choice(responders)
+                title = rng.choice(HISTORY_TITLES[service.name])
+                incident = Incident(number=next_incident_number(db), title=title, status=IncidentStatus.RESOLVED,
+                                    urgency=Urgency.HIGH if high else Urgency.LOW,
+                                    dedup_key=f"demo-history-{count}", service_id=service.id, created_at=started,
+                                    last_alert_at=started, updated_at=resolved, acknowledged_at=acked,
+                                    acknowledged_by_id=who.id, acknowledged_via=rng.choice(("push", "web", "slack")),
+                                    resolved_at=resolved, resolved_by_id=who.id)
+                db.add(incident)
+                db.flush()
+                source = {"Checkout API": "prometheus", "Billing worker": "events_v2"}.get(service.name, "grafana")
+                db.add(Alert(incident_id=incident.id, source=source, action="trigger", dedup_key=incident.dedup_key,
+                             summary=title, severity="critical" if high else "warning",
+                             payload={"summary": title}, received_at=started))
+                pages = [(who, 0, started + timedelta(seconds=5))]
+                if rng.random() < 0.2:  # nobody answered the first step in time
+                    pages.append((users[0], 1, started + timedelta(minutes=5)))
+                for person, step, sent in pages:
+                    db.add(Delivery(incident_id=incident.id, user_id=person.id, channel="push", target="demo device",
+                                    status=DeliveryStatus.SENT, idempotency_key=f"demo:{incident.id}:{step}",
+                                    escalation_step=step, created_at=sent, sent_at=sent))
+                db.add(TimelineEvent(incident_id=incident.id, kind="triggered", at=started, source="demo",
+                                     message=f"Triggered: {title}"))
+                count += 1
+    return count
+
+
+def _status_page(db: Session, now: datetime, services: list[Service], users: list[User]) -> None:
+    """Four components (one reflects two services), and public updates on the open checkout outage and on the
+    most recent resolved high-urgency checkout incident."""
+    checkout, billing, database = services
+    for position, (name, description, linked) in enumerate([
+            ("Checkout", "Paying for an order", [checkout]), ("Billing", "Invoices and receipts", [billing]),
+            ("Public API", "api.example.com", [checkout, database]), ("Database", "Where everything lives",
+                                                                       [database])]):
+        component = StatusPageComponent(name=name, description=description, position=position,
+                                        created_at=now - timedelta(days=HISTORY_DAYS + 1))
+        db.add(component)
+        db.flush()
+        db.add_all([StatusPageComponentService(component_id=component.id, service_id=s.id) for s in linked])
+    open_outage = db.exec(select(Incident).where(Incident.service_id == checkout.id,
+                                                 Incident.status == IncidentStatus.TRIGGERED)).first()
+    recent = db.exec(select(Incident).where(Incident.service_id == checkout.id, Incident.urgency == Urgency.HIGH,
+                                            Incident.status == IncidentStatus.RESOLVED)
+                     .order_by(Incident.created_at.desc())).first()
+    if open_outage is not None:
+        open_outage.public_title = "Some card payments fail"
+        db.add(StatusUpdate(incident_id=open_outage.id, status="investigating", author_id=users[1].id,
+                            body="Some customers cannot pay by card. We are looking into it.",
+                            created_at=open_outage.created_at + timedelta(minutes=6)))
+    if recent is not None:
+        recent.public_title = "Slow checkout"
+        for minutes, stage, body in ((8, "identified", "A payment provider answers slowly; we are moving traffic."),
+                                     (20, "monitoring", "Traffic moved; checkout is fast again. We keep watching."),
+                                     (45, "resolved", "Checkout has been fast for 25 minutes. Sorry for the wait.")):
+            db.add(StatusUpdate(incident_id=recent.id, status=stage, author_id=users[1].id, body=body,
+                                created_at=recent.created_at + timedelta(minutes=minutes)))

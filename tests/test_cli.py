@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlmodel import Session, create_engine, func, select
 
 from opsknight import accounts
+from opsknight.engine import clock, status_snapshot
 from opsknight.models import Incident, IncidentStatus, Integration, Role, Team, User
 from tests.dbutil import fresh_pg_database
 
@@ -78,6 +80,15 @@ def test_seed_demo_creates_a_realistic_org_once(cli_db, tmp_path):
         assert statuses == {IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED, IncidentStatus.RESOLVED}
         ada = db.exec(select(User).where(User.email == "ada@demo.opsknight.dev")).one()
         assert accounts.authenticate(db, ada.email, "demo-password") is not None
+        # weeks of history: the status page's bars and the analytics have something to show
+        weeks_ago = clock.now() - timedelta(days=21)
+        assert db.exec(select(func.count()).select_from(Incident).where(Incident.created_at < weeks_ago)).one() > 50
+        page = status_snapshot.load(db, clock.now(), "http://demo", "Status")
+        assert [c["name"] for c in page["components"]] == ["Checkout", "Billing", "Public API", "Database"]
+        assert page["components"][0]["status"] == "major_outage"  # the open high-urgency checkout incident
+        assert page["incidents"][0]["name"] == "Some card payments fail"
+        bad_days = [d for d in page["history"][page["components"][0]["id"]]["days"] if d["status"] != "operational"]
+        assert len(bad_days) > 10
     again = run(["seed-demo"], cli_db, tmp_path)
     assert again.returncode == 2 and "already there" in again.stderr
 
