@@ -7,10 +7,10 @@ A status page is read by everyone at the moment things break, which is also when
   is invalidated, not timed out.
 * Requests are answered from this process's copy, in memory, on the event loop (``fast``), with bodies rendered
   once per copy. At most every ``SYNC_SECONDS`` one request per process looks at Redis (``current``, in a worker
-  thread): the generation and the stored snapshot's generation, two small keys. A newer stored snapshot is
-  fetched; a stale one is rebuilt from PostgreSQL by one process at a time, at most once per
-  ``REBUILD_SPACING_MS`` (a Redis ``SET NX PX``), so a flood of changes costs a few rebuilds a second, not one
-  per request. Meanwhile everyone keeps answering with the copy they have. A change shows within about
+  thread): the generation and the stored snapshot's generation, two small keys. A stale copy is rebuilt from
+  PostgreSQL by one process at a time, at most once per ``REBUILD_SPACING_MS`` (a Redis ``SET NX PX``), so a
+  flood of changes costs a few rebuilds a second, not one per request; the other processes fetch any stored
+  snapshot newer than theirs (under a steady stream of changes none is ever of the latest generation). Meanwhile everyone keeps answering with the copy they have. A change shows within about
   SYNC_SECONDS + REBUILD_SPACING_MS + one rebuild + SYNC_SECONDS.
 * ``MAX_AGE_SECONDS`` rebuilds it anyway, for what time alone changes (the day's bar, "resolved 14 days ago")
   and for an invalidation lost while Redis was away. With Redis down the page is built from the database, at
@@ -118,9 +118,11 @@ def _sync() -> None:
         raw_gen, raw_meta = conn.mget(GEN_KEY, META_KEY)
         gen = int(raw_gen or 0)
         stored_gen, stored_at = (int(raw_meta.split()[0]), float(raw_meta.split()[1])) if raw_meta else (None, 0.0)
+        newer_stored = stored_gen is not None and stored_at > (local.built_at if local else 0.0) \
+            and time.time() - stored_at < MAX_AGE_SECONDS
         if local is not None and local.gen == gen and _young(local):
             pass  # current
-        elif stored_gen == gen and time.time() - stored_at < MAX_AGE_SECONDS and (local is None or stored_at > local.built_at):
+        elif newer_stored and stored_gen == gen:
             _local = _fetch(conn) or local
         elif conn.set(LOCK_KEY, 1, nx=True, px=REBUILD_SPACING_MS):
             _local = Copy(gen, time.time(), _build())
@@ -129,8 +131,12 @@ def _sync() -> None:
                          ex=MAX_AGE_SECONDS * 10)
                 pipe.set(META_KEY, f"{gen} {_local.built_at}", ex=MAX_AGE_SECONDS * 10)
                 pipe.execute()
-        elif local is None:  # a cold process while another rebuilds: an older snapshot beats waiting
-            _local = _fetch(conn) or Copy(gen, time.time(), _build())
+        elif newer_stored:
+            # Another process built a newer one: take it even if changes came since (under a steady stream of
+            # them no snapshot is ever of the latest generation); the next rebuild brings those.
+            _local = _fetch(conn) or local
+        elif local is None:  # a cold process while another rebuilds and nothing is stored: build it here
+            _local = Copy(gen, time.time(), _build())
     except redis.RedisError as exc:
         log.warning("status page cache unavailable, reading the database: %s", exc)
         if not _young(local, MAX_AGE_WITHOUT_REDIS):
