@@ -42,6 +42,7 @@ GEN_KEY = broker.STATUS_GEN_KEY
 SNAPSHOT_KEY = "opsknight:status:snapshot"
 META_KEY = "opsknight:status:snapshot:meta"  # "<generation> <built_at>" of SNAPSHOT_KEY, read without the blob
 LOCK_KEY = "opsknight:status:rebuild"
+SETTLED_PREFIX = "opsknight:status:settled:"
 REBUILD_SPACING_MS = 250
 SYNC_SECONDS = 0.1
 MAX_AGE_SECONDS = 60
@@ -104,10 +105,27 @@ def current() -> Copy:
         _lock.release()
 
 
+class _RedisStore:
+    """The settled part of the history, shared by the web processes (best effort: without Redis each computes
+    its own)."""
+
+    def get(self, name: str) -> bytes | None:
+        try:
+            return broker.redis_conn().get(f"{SETTLED_PREFIX}{name}")
+        except redis.RedisError:
+            return None
+
+    def set(self, name: str, value: str, seconds: int) -> None:
+        try:
+            broker.redis_conn().set(f"{SETTLED_PREFIX}{name}", value, ex=seconds)
+        except redis.RedisError:
+            pass
+
+
 def _build() -> dict[str, Any]:
     config = settings()
     with session_scope() as db:
-        return status_snapshot.load(db, clock.now(), config.base_url, config.status_page_title)
+        return status_snapshot.load(db, clock.now(), config.base_url, config.status_page_title, _RedisStore())
 
 
 def _sync() -> None:

@@ -80,19 +80,20 @@ def _span_status(span: Span, linked_count: int) -> str:
     return ComponentStatus.MAJOR_OUTAGE if linked_count == 1 else ComponentStatus.PARTIAL_OUTAGE
 
 
+def _merged(intervals: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """The union of the intervals as disjoint intervals, in order."""
+    out: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(intervals):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
 def _merged_seconds(intervals: list[tuple[datetime, datetime]]) -> float:
     """Seconds covered by the union of the intervals (overlapping incidents are down once, not twice)."""
-    total, current_start, current_end = 0.0, None, None
-    for start, end in sorted(intervals):
-        if current_end is None or start > current_end:
-            if current_end is not None:
-                total += (current_end - current_start).total_seconds()
-            current_start, current_end = start, end
-        else:
-            current_end = max(current_end, end)
-    if current_end is not None:
-        total += (current_end - current_start).total_seconds()
-    return total
+    return sum((end - start).total_seconds() for start, end in _merged(intervals))
 
 
 @dataclass
@@ -105,6 +106,20 @@ class Days:
 
     def copy(self) -> Days:
         return Days(dict(self.status), {d: list(v) for d, v in self.down.items()})
+
+    def to_json(self) -> dict:
+        """Plain JSON, each day's outage intervals merged first (a few per day, whatever the incident count)."""
+        return {"status": {d.isoformat(): s for d, s in self.status.items()},
+                "down": {d.isoformat(): [[a.timestamp(), b.timestamp()] for a, b in _merged(v)]
+                         for d, v in self.down.items() if v}}
+
+    @classmethod
+    def from_json(cls, raw: dict) -> Days:
+        def instant(seconds: float) -> datetime:
+            return datetime.fromtimestamp(seconds, UTC)
+
+        return cls({date.fromisoformat(d): s for d, s in raw["status"].items()},
+                   {date.fromisoformat(d): [(instant(a), instant(b)) for a, b in v] for d, v in raw["down"].items()})
 
 
 def _window(now: datetime, since: datetime | None, days: int) -> tuple[date, date, date, datetime]:

@@ -13,9 +13,11 @@ resolved inside the window is missed by the bars.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time as clock_time
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlmodel import Session, and_, col, or_, select
 
@@ -72,23 +74,39 @@ def _incident_json(row: Incident, updates: list[StatusUpdate], components: list[
 _settled_cache: dict[str, tuple[Any, float, dict[int, status_page.Days]]] = {}
 
 
+class SharedStore(Protocol):
+    """Where one process leaves the settled tally for the others (Redis, in `api.status_cache`)."""
+
+    def get(self, name: str) -> bytes | str | None: ...
+
+    def set(self, name: str, value: str, seconds: int) -> None: ...
+
+
 def _settled(db: Session, rows: list[StatusPageComponent], links: dict[int, list[int]], midnight: datetime,
-             window_start: datetime) -> dict[int, status_page.Days]:
-    """Each component's history tallied from the incidents resolved before today: they never change, so this
-    process reads them once a day (and again after SETTLED_SECONDS, for the rare edit of an old incident, or
-    when the components change) instead of on every rebuild — the bulk of 90 days of incidents."""
+             window_start: datetime, shared: SharedStore | None) -> dict[int, status_page.Days]:
+    """Each component's history tallied from the incidents resolved before today: they never change, so they are
+    read once a day (and again after SETTLED_SECONDS, for the rare edit of an old incident, or when the
+    components change) instead of on every rebuild — the bulk of 90 days of incidents. One process computes it
+    and leaves it in `shared` for the others."""
     key = (midnight, tuple((r.id, tuple(links[r.id]), r.created_at) for r in rows))
     hit = _settled_cache.get("last")
     if hit is not None and hit[0] == key and clock_time.monotonic() - hit[1] < SETTLED_SECONDS:
         return hit[2]
-    service_ids = sorted({s for ids in links.values() for s in ids})
-    spans = [Span(*r, end) for *r, end in db.exec(
-        select(Incident.service_id, Incident.urgency, Incident.created_at, Incident.resolved_at)
-        .where(col(Incident.service_id).in_(service_ids), col(Incident.merged_into_id).is_(None),
-               Incident.status == IncidentStatus.RESOLVED, Incident.created_at >= window_start - HISTORY_LEAD,
-               Incident.resolved_at < midnight)
-        .limit(MAX_SPANS)).all()] if service_ids else []
-    tallied = {r.id: status_page.tally(links[r.id], spans, midnight, since=r.created_at) for r in rows}
+    name = hashlib.sha1(repr(key).encode()).hexdigest()
+    raw = shared.get(name) if shared is not None else None
+    if raw:
+        tallied = {int(k): status_page.Days.from_json(v) for k, v in json.loads(raw).items()}
+    else:
+        service_ids = sorted({s for ids in links.values() for s in ids})
+        spans = [Span(*r, end) for *r, end in db.exec(
+            select(Incident.service_id, Incident.urgency, Incident.created_at, Incident.resolved_at)
+            .where(col(Incident.service_id).in_(service_ids), col(Incident.merged_into_id).is_(None),
+                   Incident.status == IncidentStatus.RESOLVED, Incident.created_at >= window_start - HISTORY_LEAD,
+                   Incident.resolved_at < midnight)
+            .limit(MAX_SPANS)).all()] if service_ids else []
+        tallied = {r.id: status_page.tally(links[r.id], spans, midnight, since=r.created_at) for r in rows}
+        if shared is not None:
+            shared.set(name, json.dumps({str(k): v.to_json() for k, v in tallied.items()}), SETTLED_SECONDS)
     _settled_cache["last"] = (key, clock_time.monotonic(), tallied)
     return tallied
 
@@ -98,9 +116,9 @@ def forget() -> None:
     _settled_cache.clear()
 
 
-def load(db: Session, now: datetime, base_url: str, title: str) -> dict[str, Any]:
+def load(db: Session, now: datetime, base_url: str, title: str, shared: SharedStore | None = None) -> dict[str, Any]:
     """The snapshot: page, overall status, components (Statuspage shape), incidents (Statuspage shape) and each
-    component's 90-day history."""
+    component's 90-day history. `shared`: where processes share the settled part of the history."""
     rows = db.exec(select(StatusPageComponent).order_by(StatusPageComponent.position, StatusPageComponent.id)).all()
     links: dict[int, list[int]] = {r.id: [] for r in rows}
     for link in db.exec(select(StatusPageComponentService)).all():
@@ -108,7 +126,7 @@ def load(db: Session, now: datetime, base_url: str, title: str) -> dict[str, Any
     service_ids = sorted({s for ids in links.values() for s in ids})
     window_start = now - timedelta(days=status_page.HISTORY_DAYS)
     midnight = datetime.combine(now.astimezone(UTC).date(), time(), UTC)
-    settled = _settled(db, rows, links, midnight, window_start)
+    settled = _settled(db, rows, links, midnight, window_start, shared)
     recent = []  # incidents open now or resolved today: plain rows, no ORM objects
     if service_ids:
         recent = db.exec(

@@ -3,9 +3,11 @@ page's overall status and an incident's public name and stage."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from opsknight.engine.status_page import (
+    Days,
     Span,
     component_status,
     derived_status,
@@ -97,3 +99,16 @@ def test_history_from_a_settled_tally_plus_todays_incidents_equals_history_from_
     settled = tally([1, 2], settled_spans, midnight, since=since)
     assert history([1, 2], recent, NOW, since=since, settled=settled) == \
         history([1, 2], settled_spans + recent, NOW, since=since)
+
+
+def test_a_settled_tally_survives_its_trip_through_json_and_gives_the_same_history():
+    day = datetime(2026, 12, 1, tzinfo=UTC)
+    spans = [span(1, start=day + timedelta(minutes=m), end=day + timedelta(minutes=m + 45)) for m in range(0, 600, 30)]
+    spans.append(span(1, "low", start=day - timedelta(days=3), end=day - timedelta(days=2)))
+    midnight = datetime(2026, 12, 6, tzinfo=UTC)
+    settled = tally([1], spans, midnight, since=NOW - timedelta(days=30))
+    again = Days.from_json(json.loads(json.dumps(settled.to_json())))
+    assert len(again.down[day.date()]) == 1  # stored merged: 20 overlapping incidents, one interval
+    recent = [span(1, start=midnight - timedelta(hours=30), end=None)]
+    assert history([1], recent, NOW, since=NOW - timedelta(days=30), settled=again) == \
+        history([1], recent, NOW, since=NOW - timedelta(days=30), settled=settled)
