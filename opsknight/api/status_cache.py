@@ -14,7 +14,8 @@ A status page is read by everyone at the moment things break, which is also when
   SYNC_SECONDS + REBUILD_SPACING_MS + one rebuild + SYNC_SECONDS.
 * ``MAX_AGE_SECONDS`` rebuilds it anyway, for what time alone changes (the day's bar, "resolved 14 days ago")
   and for an invalidation lost while Redis was away. With Redis down the page is built from the database, at
-  most once per ``MAX_AGE_WITHOUT_REDIS`` per process.
+  most once per ``MAX_AGE_WITHOUT_REDIS`` per process; with the database down, the last copy goes on being
+  served (a status page is read most when things are down).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis
+from sqlalchemy.exc import SQLAlchemyError
 
 from opsknight import broker
 from opsknight.config import settings
@@ -158,8 +160,27 @@ def _sync() -> None:
     except redis.RedisError as exc:
         log.warning("status page cache unavailable, reading the database: %s", exc)
         if not _young(local, MAX_AGE_WITHOUT_REDIS):
-            _local = Copy(None, time.time(), _build())
+            _rebuild_or_keep(local)
+    except SQLAlchemyError as exc:
+        _keep_after(local, exc)
     _synced_at = time.monotonic()
+
+
+def _rebuild_or_keep(local: Copy | None) -> None:
+    global _local
+    try:
+        _local = Copy(None, time.time(), _build())
+    except SQLAlchemyError as exc:
+        _keep_after(local, exc)
+
+
+def _keep_after(local: Copy | None, exc: Exception) -> None:
+    """The database failed during a rebuild: the page is read most when things break, so go on answering with
+    the copy we have, however old (only a process that never had one answers 503)."""
+    if local is None:
+        raise exc
+    log.warning("status page rebuild failed; answering with the copy of %.0f s ago: %s",
+                time.time() - local.built_at, exc)
 
 
 def _fetch(conn: redis.Redis) -> Copy | None:

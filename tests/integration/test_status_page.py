@@ -229,3 +229,29 @@ def test_a_process_takes_a_newer_snapshot_another_built_though_more_changes_came
     conn.set(status_cache.LOCK_KEY, 1, px=5000)  # and another process is rebuilding
     status_cache._local, status_cache._synced_at = process_a, float("-inf")  # back in process A
     assert status_cache.current().built_at == process_b.built_at
+
+
+def test_with_the_database_down_the_last_copy_goes_on_being_served(client, setup, monkeypatch):
+    """A status page is read most when things are down, PostgreSQL included: keep answering with what we had."""
+    alert(client, setup["token"])
+    soon(lambda: states(client)["API"], "major_outage")
+    import socket
+
+    from opsknight import db
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("OPSKNIGHT_DATABASE_URL", f"postgresql+psycopg://postgres@127.0.0.1:{port}/nowhere")
+    reset_settings()
+    db.reset_engine()
+    broker.invalidate_status_page()  # a rebuild is due, and it fails
+    broker.redis_conn().delete(status_cache.LOCK_KEY)
+    status_cache._synced_at = float("-inf")
+    assert states(client)["API"] == "major_outage"
+    status_cache.reset()  # a process started now takes the snapshot another one left in Redis
+    assert states(client)["API"] == "major_outage"
+    status_cache.reset()  # and with nothing anywhere, it can only say so
+    broker.redis_conn().delete(status_cache.SNAPSHOT_KEY, status_cache.META_KEY)
+    answer = client.get("/api/v2/summary.json")
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "5"
