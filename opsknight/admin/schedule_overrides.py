@@ -40,7 +40,7 @@ def _override_json(row: ScheduleOverride, users: dict[int, User]) -> dict[str, A
             "created_at": iso(row.created_at)}
 
 
-def _may_override(actor: Principal, user_id: int) -> None:
+def may_override(actor: Principal, user_id: int) -> None:
     """Admins: any override. Responders: only overrides that put themselves on call (taking a shift)."""
     if not allowed(actor, Permission.CONFIGURE) and user_id != actor.user_id:
         raise Forbidden("Responders may only add or remove overrides that put themselves on call; "
@@ -66,7 +66,7 @@ def create_override(db: Session, actor: Principal | None, schedule_id: int,
                     data: dict | OverrideIn) -> dict[str, Any]:
     body = parse(OverrideIn, data)
     actor = authorize(actor, Permission.TAKE_SHIFT)
-    _may_override(actor, body.user_id)
+    may_override(actor, body.user_id)
     schedule = schedule_row(db, schedule_id)
     errors = []
     if body.end <= body.start:
@@ -111,7 +111,7 @@ def delete_override(db: Session, actor: Principal | None, schedule_id: int, over
     row = db.get(ScheduleOverride, override_id) if 1 <= override_id <= MAX_ID else None
     if row is None or row.schedule_id != schedule_id:
         raise NotFound(f"Override {override_id} of schedule {schedule_id} does not exist")
-    _may_override(actor, row.user_id)
+    may_override(actor, row.user_id)
     before = {"schedule_id": row.schedule_id, "user_id": row.user_id, "start": iso(row.starts_at),
               "end": iso(row.ends_at), "replaces_user_id": row.replaces_user_id}
     db.delete(row)

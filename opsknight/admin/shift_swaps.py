@@ -32,7 +32,7 @@ from opsknight.admin.schedule_input import Id, Instant
 from opsknight.admin.schedule_overrides import (
     MAX_SELF_OVERRIDE,
     SELF_OVERRIDE_HORIZON,
-    _may_override,
+    may_override,
     create_override,
 )
 from opsknight.admin.schedules import iso, layers_of, schedule_row
@@ -75,7 +75,7 @@ def give_shift(db: Session, actor: Principal | None, schedule_id: int, data: dic
     """Put ``to_user_id`` on call instead of the actor over the stretch; admins only (see the module docstring)."""
     body = parse(GiveIn, data)
     actor = authorize(actor, Permission.TAKE_SHIFT)
-    _may_override(actor, body.to_user_id)  # the overrides' own rule, first: a refusal reads and changes nothing
+    may_override(actor, body.to_user_id)  # the overrides' own rule, first: a refusal reads and changes nothing
     if body.to_user_id == actor.user_id:
         raise Invalid("Pick a colleague to give this shift to", ["to_user_id: that is you"])
     start, end, clipped = _window(actor, body.start, body.end)
