@@ -15,9 +15,11 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
+from opsknight import broker
 from opsknight.accounts import Principal
 from opsknight.admin import Conflict, Invalid, NotFound, audit, authorize, parse
 from opsknight.admin.fields import Description, Id, Instant, Name
+from opsknight.db import after_commit
 from opsknight.engine import clock
 from opsknight.engine.ingest import in_maintenance
 from opsknight.models import EscalationPolicy, Incident, IncidentStatus, Integration, Service, Team
@@ -216,6 +218,8 @@ def update_service(db: Session, actor: Principal | None, service_id: int,
         db.add(service)
         _flush(db, service.name)
         audit.record(db, actor, "service.update", "service", service.id, changes)
+        if "maintenance_start" in changes or "maintenance_until" in changes:  # the public status page shows it
+            after_commit(db, broker.invalidate_status_page)
     return _views(db, [service])[0]
 
 

@@ -27,7 +27,7 @@ from opsknight.db import after_commit
 from opsknight.engine import clock, dispatch
 from opsknight.engine import status_page as status_rules
 from opsknight.engine.status_page import Span
-from opsknight.engine.status_snapshot import iso
+from opsknight.engine.status_snapshot import iso, maintained
 from opsknight.models import (
     ComponentStatus,
     Incident,
@@ -137,8 +137,10 @@ def list_components(db: Session, actor: Principal | None) -> list[dict[str, Any]
         select(Incident.service_id, Incident.urgency).distinct()
         .where(col(Incident.service_id).in_(service_ids), Incident.status != IncidentStatus.RESOLVED)
     ).all()] if service_ids else []
+    maintenance = maintained(db, service_ids, now)
     return [{**_component_json(r, links[r.id]),
-             "status": status_rules.component_status(r.manual_status, links[r.id], open_spans)} for r in rows]
+             "status": status_rules.component_status(r.manual_status, links[r.id], open_spans, maintenance)}
+            for r in rows]
 
 
 def create_component(db: Session, actor: Principal | None, data: dict | ComponentIn) -> dict[str, Any]:

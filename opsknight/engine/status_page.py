@@ -7,6 +7,8 @@ A component reflects the incidents of the services linked to it. While it has no
 * a high-urgency open incident on some of its services -> ``partial_outage``
 * a high-urgency open incident on every one of its services -> ``major_outage`` (so, with one linked
   service, any high-urgency incident is a major outage)
+* a service in a maintenance window counts none of its incidents (alerts during planned work are expected);
+  with nothing worse, a component with a service in maintenance is ``under_maintenance``
 
 An admin's manual override beats the derived state until it is cleared (a component with no services is
 operational unless overridden). The history bars apply the same rules to each incident alone (an incident on one
@@ -16,7 +18,7 @@ was open on any linked service as down. Overrides are not kept in history.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -58,20 +60,25 @@ def worst(statuses: Iterable[str]) -> str:
     return max(statuses, key=lambda s: SEVERITY.get(s, -1), default=ComponentStatus.OPERATIONAL)
 
 
-def derived_status(service_ids: Sequence[int], open_spans: Iterable[Span]) -> str:
+def derived_status(service_ids: Sequence[int], open_spans: Iterable[Span],
+                   in_maintenance: Collection[int] = ()) -> str:
     """The state the open incidents put a component in (the rules in this module's docstring)."""
     linked = set(service_ids)
+    counted = linked - set(in_maintenance)  # alerts during planned work are expected: they do not count
     high, low = set(), set()
     for span in open_spans:
-        if span.service_id in linked:
+        if span.service_id in counted:
             (high if span.urgency == "high" else low).add(span.service_id)
     if high:
         return ComponentStatus.MAJOR_OUTAGE if high == linked else ComponentStatus.PARTIAL_OUTAGE
-    return ComponentStatus.DEGRADED if low else ComponentStatus.OPERATIONAL
+    if low:
+        return ComponentStatus.DEGRADED
+    return ComponentStatus.UNDER_MAINTENANCE if counted != linked else ComponentStatus.OPERATIONAL
 
 
-def component_status(manual: str | None, service_ids: Sequence[int], open_spans: Iterable[Span]) -> str:
-    return manual or derived_status(service_ids, open_spans)
+def component_status(manual: str | None, service_ids: Sequence[int], open_spans: Iterable[Span],
+                     in_maintenance: Collection[int] = ()) -> str:
+    return manual or derived_status(service_ids, open_spans, in_maintenance)
 
 
 def _span_status(span: Span, linked_count: int) -> str:

@@ -22,8 +22,16 @@ from typing import Any, Protocol
 from sqlmodel import Session, and_, col, or_, select
 
 from opsknight.engine import status_page
+from opsknight.engine.ingest import in_maintenance
 from opsknight.engine.status_page import Span
-from opsknight.models import Incident, IncidentStatus, StatusPageComponent, StatusPageComponentService, StatusUpdate
+from opsknight.models import (
+    Incident,
+    IncidentStatus,
+    Service,
+    StatusPageComponent,
+    StatusPageComponentService,
+    StatusUpdate,
+)
 
 PAGE_ID = "opsknight"
 PAST_DAYS = 14
@@ -111,6 +119,15 @@ def _settled(db: Session, rows: list[StatusPageComponent], links: dict[int, list
     return tallied
 
 
+def maintained(db: Session, service_ids: list[int], now: datetime) -> set[int]:
+    """Which of the services are in a maintenance window now (`engine.ingest.in_maintenance`, the rule paging
+    follows)."""
+    if not service_ids:
+        return set()
+    rows = db.exec(select(Service).where(col(Service.id).in_(service_ids), col(Service.maintenance_until) > now)).all()
+    return {s.id for s in rows if in_maintenance(s, now)}
+
+
 def forget() -> None:
     """Drop the settled tally (tests switch databases)."""
     _settled_cache.clear()
@@ -141,9 +158,10 @@ def load(db: Session, now: datetime, base_url: str, title: str, shared: SharedSt
              for service_id, urgency, resolved, created, resolved_at in recent]
     open_spans = [s for s in spans if s.end is None]
 
+    in_maintenance = maintained(db, service_ids, now)
     components, history = [], {}
     for row in rows:
-        state = status_page.component_status(row.manual_status, links[row.id], open_spans)
+        state = status_page.component_status(row.manual_status, links[row.id], open_spans, in_maintenance)
         components.append(_component_json(row, state))
         history[str(row.id)] = status_page.history(links[row.id], spans, now, since=row.created_at,
                                                    settled=settled[row.id])

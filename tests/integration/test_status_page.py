@@ -100,6 +100,20 @@ def test_low_urgency_is_degraded_and_an_admin_override_wins_until_cleared(client
     soon(lambda: states(client)["API"], "degraded_performance")
 
 
+def test_a_maintenance_window_shows_as_maintenance_and_its_alerts_are_no_outage(client, setup):
+    [api] = [c for c in client.get("/api/v1/status-page/components", headers=setup["admin"]).json()["data"]
+             if c["name"] == "API"]
+    service = f"/api/v1/services/{api['service_ids'][0]}"
+    assert states(client)["API"] == "operational"
+    window = client.patch(service, headers=setup["admin"], json={"maintenance": {"until": "2999-01-01T00:00:00Z"}})
+    assert window.status_code == 200, window.text
+    soon(lambda: states(client), {"API": "under_maintenance", "Checkout": "under_maintenance"})
+    alert(client, setup["token"])  # planned work sets off its alerts: expected, not an outage
+    soon(lambda: states(client), {"API": "under_maintenance", "Checkout": "under_maintenance"})
+    assert client.patch(service, headers=setup["admin"], json={"maintenance": None}).status_code == 200
+    soon(lambda: states(client), {"API": "major_outage", "Checkout": "partial_outage"})  # the incident counts now
+
+
 def test_only_changes_the_page_shows_invalidate_the_cache(client, setup, session):
     conn = broker.redis_conn()
     alert(client, setup["token"], key="k1")

@@ -36,6 +36,14 @@ def test_the_state_a_component_is_in_follows_its_services_open_incidents():
     assert derived_status([], [span(1)]) == "operational"
 
 
+def test_a_service_in_maintenance_counts_none_of_its_incidents_and_shows_as_under_maintenance():
+    assert derived_status([1], [], in_maintenance=[1]) == "under_maintenance"
+    assert derived_status([1], [span(1)], in_maintenance=[1]) == "under_maintenance"  # expected alerts
+    assert derived_status([1, 2], [span(2, "low")], in_maintenance=[1]) == "degraded_performance"
+    assert derived_status([1, 2], [span(1), span(2)], in_maintenance=[1]) == "partial_outage"
+    assert derived_status([1, 2], [], in_maintenance=[3]) == "operational"
+
+
 def test_a_manual_override_wins_over_incidents_until_cleared():
     assert component_status("under_maintenance", [1], [span(1)]) == "under_maintenance"
     assert component_status("major_outage", [1], []) == "major_outage"
