@@ -17,7 +17,8 @@ COLORS = {"operational": "green", "under_maintenance": "blue", "degraded_perform
 OVERRIDES = [("", "Derived from incidents")] + [(value, f"Always: {label}") for value, label in LABELS.items()]
 RULES = ("A component is operational with no open incident on its services, degraded with only low-urgency ones, "
          "a partial outage with a high-urgency incident on some of its services and a major outage when all of "
-         "them have one. An override wins until you set it back to “Derived from incidents”.")
+         "them have one. A service in a maintenance window counts none of its incidents and makes it “under "
+         "maintenance”. An override wins until you set it back to “Derived from incidents”.")
 
 
 def _state_badge(row: ComponentRow) -> rx.Component:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, run_cli
+from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, SCREENSHOTS, run_cli
 from tests.e2e.people import sign_in
 from tests.e2e.test_incidents_live import PHONE, fits_the_screen, shoot
 
@@ -111,6 +111,10 @@ def test_an_alert_turns_the_component_red_a_public_update_shows_and_resolving_cl
         assert any(c["status"] == "major_outage" for c in summary["components"])
 
         responder = phone_context.new_page()
+        # The one-time phone prompt to turn on push shows up after a moment, over whatever is at the bottom:
+        # whenever it is in the way, "Not now".
+        responder.add_locator_handler(responder.locator("#push-prompt"),
+                                      lambda *_: responder.click("#push-prompt-later"))
         sign_in(responder, world["responder"], "e2e-password-123")
         incident_id = summary["incidents"][0]["id"]
         responder.goto(f"/incidents/{incident_id}")
@@ -119,6 +123,9 @@ def test_an_alert_turns_the_component_red_a_public_update_shows_and_resolving_cl
         responder.fill("#public-body", "A storage node filled up; we are moving traffic away from it.")
         responder.click("#public-submit")
         expect(responder.locator("#public-updates")).to_contain_text("moving traffic away")
+        responder.locator("#status-page-card").scroll_into_view_if_needed()
+        assert fits_the_screen(responder)
+        responder.locator("#status-page-card").screenshot(path=str(SCREENSHOTS / "status-incident-card-375.png"))
         reload_until(public, lambda: "moving traffic away" in public.locator("article.incident").first.inner_text())
         expect(public.locator("article.incident").first).to_contain_text("Card payments failing")
         expect(public.locator("article.incident").first).to_contain_text("identified")
