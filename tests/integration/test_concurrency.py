@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import time
 from collections import Counter
 
 import httpx
@@ -134,12 +135,22 @@ def test_an_event_whose_transaction_reruns_counts_once_against_the_rate_limit(li
     clock.set_now(datetime(2026, 11, 27, 3, 0, 15, tzinfo=timezone.utc))  # one fixed one-minute window
     races = []
     listener = lambda ctx: races.append(1) if "uq_incidents_open_dedup" in str(ctx.original_exception) else None  # noqa: E731
+
+    def dawdle(_conn, _cursor, statement, *_):
+        # Every transaction pauses just before it inserts the incident, so the first ones all find no open
+        # incident and insert together: the race happens every run, not only when the machine's timing allows
+        # (seen once in CI: no request lost it, and the test could prove nothing).
+        if statement.lstrip().upper().startswith("INSERT INTO INCIDENTS"):
+            time.sleep(0.05)
+
     sa_event.listen(db.engine(), "handle_error", listener)
+    sa_event.listen(db.engine(), "before_cursor_execute", dawdle)
     try:
         url, headers, body = _endpoint("events_v2", live_api, session, service)
         responses = fire(url, [body("same-key")] * N, headers)
     finally:
         sa_event.remove(db.engine(), "handle_error", listener)
+        sa_event.remove(db.engine(), "before_cursor_execute", dawdle)
     assert races, "no request lost the dedup race: nothing reran, the test proved nothing"
     _assert_all_202(responses)
     assert count(Alert) == N
