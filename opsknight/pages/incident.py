@@ -139,6 +139,7 @@ def _status_page() -> rx.Component:
             "No status page component shows this service, so updates are kept here but not published.",
             size="2", color_scheme="gray", id="not-on-status-page")),
         rx.cond(S.public_title != "", rx.text("Public title: ", rx.text.strong(S.public_title), size="2")),
+        rx.cond(S.public_updates.length() == 0, rx.text("No public update yet.", size="2", color_scheme="gray")),
         rx.vstack(rx.foreach(S.public_updates, _public_update), spacing="3", width="100%", id="public-updates"),
         rx.cond(AuthState.can_act, rx.form(rx.vstack(
             rx.el.select(*[rx.el.option(stage.capitalize(), value=stage) for stage in PUBLIC_STAGES],

@@ -3,7 +3,6 @@ source type (its token and config snippet are shown once), rotate, enable/disabl
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import re
 from datetime import timedelta
@@ -18,13 +17,12 @@ from opsknight.admin.fields import MAX_ID
 from opsknight.components.layout import signed_in
 from opsknight.components.forms import error_callout, field, native_select
 from opsknight.components.service_form import service_dialog
-from opsknight.db import session_scope
 from opsknight.engine import clock
 from opsknight.models import SourceType
 from opsknight.permissions import Permission
 from opsknight.state.auth import AuthState
 from opsknight.state.admin_call import admin_call
-from opsknight.state.guard import actor, guarded
+from opsknight.state.guard import guarded
 from opsknight.state.people import when
 from opsknight.state.services import ServiceEditor, ServiceRow, choices, service_row
 
@@ -79,10 +77,14 @@ def _utc(local: str) -> str | None:
     return f"{local}Z" if local else None
 
 
-def _load(principal, service_id: int) -> tuple[ServiceRow, list[IntegrationRow]]:
-    with session_scope() as db:
-        service = service_admin.get_service(db, principal, service_id)
-        found = integration_admin.list_integrations(db, principal, service_id)
+def _service_and_integrations(db, principal, service_id: int) -> tuple[dict, list[dict]]:
+    return (service_admin.get_service(db, principal, service_id),
+            integration_admin.list_integrations(db, principal, service_id))
+
+
+async def _load(service_id: int) -> tuple[ServiceRow, list[IntegrationRow]]:
+    """The service and its integrations, read in one transaction."""
+    service, found = await admin_call(_service_and_integrations, service_id)
     return service_row(service), [_to_row(v) for v in found]
 
 
@@ -108,7 +110,7 @@ class ServiceDetailState(ServiceEditor, AuthState):
         return int(last) if _ID.fullmatch(last) and 0 < int(last) <= MAX_ID else None
 
     async def _reload(self) -> None:
-        self.service, self.integrations = await asyncio.to_thread(_load, actor(), self.service.id)
+        self.service, self.integrations = await _load(self.service.id)
 
     async def _act(self, fn, *args, error_var: str = "action_error") -> Any | None:
         """Run an admin function in its own transaction; on refusal show its message in `error_var`."""
@@ -136,12 +138,12 @@ class ServiceDetailState(ServiceEditor, AuthState):
         try:
             if service_id is None:
                 raise NotFound("No such service")
-            self.service, self.integrations = await asyncio.to_thread(_load, actor(), service_id)
+            self.service, self.integrations = await _load(service_id)
         except AdminError as exc:
             self.missing, self.service, self.integrations = exc.message, ServiceRow(), []
             return
         self.missing = ""
-        self.policies, self.teams = await asyncio.to_thread(choices, actor())
+        self.policies, self.teams = await choices()
 
     @rx.event
     @guarded(Permission.CONFIGURE)

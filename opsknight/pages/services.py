@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 
 import reflex as rx
 
@@ -11,19 +10,17 @@ from opsknight.admin import services as service_admin
 from opsknight.components.layout import signed_in
 from opsknight.components.forms import error_callout
 from opsknight.components.service_form import service_dialog, service_fields
-from opsknight.db import session_scope
 from opsknight.permissions import Permission
 from opsknight.state.auth import AuthState
 from opsknight.state.admin_call import admin_call
-from opsknight.state.guard import actor, guarded
+from opsknight.state.guard import guarded
 from opsknight.state.services import ServiceEditor, ServiceRow, choices, form_values, service_row
 
 MAX_LISTED = 1000
 
 
-def _services(principal) -> list[ServiceRow]:
-    with session_scope() as db:
-        views, _ = service_admin.list_services(db, principal, limit=MAX_LISTED)
+async def _services() -> list[ServiceRow]:
+    views, _ = await admin_call(service_admin.list_services, limit=MAX_LISTED)
     return sorted((service_row(v) for v in views), key=lambda s: s.name.lower())
 
 
@@ -33,14 +30,13 @@ class ServicesState(ServiceEditor, AuthState):
     delete_error: str = ""
 
     async def _reload(self) -> None:
-        self.services = await asyncio.to_thread(_services, actor())
+        self.services = await _services()
 
     @rx.event
     @guarded(Permission.READ)
     async def load(self):
-        principal = actor()
-        self.services = await asyncio.to_thread(_services, principal)
-        self.policies, self.teams = await asyncio.to_thread(choices, principal)
+        self.services = await _services()
+        self.policies, self.teams = await choices()
         self.create_error = self.delete_error = ""
 
     @rx.event

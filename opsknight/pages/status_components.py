@@ -23,7 +23,7 @@ RULES = ("A component is operational with no open incident on its services, degr
 
 def _state_badge(row: ComponentRow) -> rx.Component:
     return rx.match(row.status, *[(value, rx.badge(label, color_scheme=COLORS[value], variant="soft"))
-                                  for value, label in LABELS.items()], rx.badge(row.status_label))
+                                  for value, label in LABELS.items()], rx.badge(row.status))
 
 
 def _form_fields(row: ComponentRow | None) -> list[rx.Component]:

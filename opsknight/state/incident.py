@@ -93,6 +93,12 @@ def _alert(view: dict[str, Any], time_zone: str) -> AlertView:
                      raw=raw[:RAW_SHOWN])
 
 
+def _incident_and_public_updates(db, principal, incident_id: int) -> tuple[dict, dict]:
+    """What the page shows, read in one transaction: the incident, and its public updates."""
+    return (incident_views.get_incident(db, principal, incident_id),
+            status_admin.list_status_updates(db, principal, incident_id))
+
+
 async def _merge_targets() -> list[Choice]:
     found = await admin_call(incident_views.list_incidents, incident_views.IncidentFilter(view="open"), limit=200,
                              with_counts=False)
@@ -133,7 +139,7 @@ class IncidentState(LivePage, AuthState):
         try:
             if incident_id is None:
                 raise NotFound("No such incident")
-            detail = await admin_call(incident_views.get_incident, incident_id)
+            detail, public = await admin_call(_incident_and_public_updates, incident_id)
         except AdminError as exc:
             self.missing, self.loaded = exc.message, True
             return
@@ -154,7 +160,6 @@ class IncidentState(LivePage, AuthState):
                                        ago=relative(e["at"], at), kind=e["kind"], message=e["message"],
                                        icon=ICONS.get(e["kind"], "circle"), is_note=e["kind"] == "note")
                          for e in reversed(detail["timeline"])]
-        public = await admin_call(status_admin.list_status_updates, incident_id)
         self.public_title, self.on_status_page = public["public_title"] or "", public["on_status_page"]
         self.public_updates = [PublicUpdate(u["status"], u["body"], local(u["created_at"], zone, "%a %d %b %H:%M"),
                                             u["author_name"] or "") for u in reversed(public["updates"])]

@@ -11,7 +11,6 @@ import reflex as rx
 
 from opsknight.admin import AdminError
 from opsknight.admin import services as service_admin
-from opsknight.db import session_scope
 from opsknight.permissions import Permission
 from opsknight.state.admin_call import admin_call
 from opsknight.state.guard import guarded
@@ -58,10 +57,9 @@ def service_row(view: dict[str, Any]) -> ServiceRow:
     )
 
 
-def choices(principal) -> tuple[list[Choice], list[Choice]]:
+async def choices() -> tuple[list[Choice], list[Choice]]:
     """(escalation policies, teams) for the service form."""
-    with session_scope() as db:
-        found = service_admin.choices(db, principal)
+    found = await admin_call(service_admin.choices)
     return ([Choice(str(p["id"]), p["name"]) for p in found["policies"]],
             [Choice(str(t["id"]), t["name"]) for t in found["teams"]])
 

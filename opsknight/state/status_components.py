@@ -10,7 +10,6 @@ import reflex as rx
 
 from opsknight.admin import services as service_admin
 from opsknight.admin import status_page
-from opsknight.engine.status_page import LABELS
 from opsknight.permissions import Permission
 from opsknight.state.admin_call import admin_call, attempt
 from opsknight.state.auth import AuthState
@@ -28,15 +27,13 @@ class ComponentRow:
     position: int = 0
     manual_status: str = ""  # "": derived from incidents
     status: str = "operational"
-    status_label: str = ""
     service_ids: list[str] = dataclasses.field(default_factory=list)
     service_names: str = ""
 
 
 def _row(raw: dict[str, Any], names: dict[int, str]) -> ComponentRow:
     return ComponentRow(id=raw["id"], name=raw["name"], description=raw["description"], position=raw["position"],
-                        manual_status=raw["manual_status"] or "", status=raw["status"],
-                        status_label=LABELS[raw["status"]], service_ids=[str(i) for i in raw["service_ids"]],
+                        manual_status=raw["manual_status"] or "", status=raw["status"], service_ids=[str(i) for i in raw["service_ids"]],
                         service_names=", ".join(names.get(i, f"#{i}") for i in raw["service_ids"]))
 
 

@@ -9,6 +9,12 @@ from playwright.sync_api import expect
 from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 
 
+def dismiss_push_prompt(page) -> None:
+    """At phone widths the app offers, once and after a moment, to turn on push, in a bar over the bottom of the
+    page: whenever it is in the way of an action, answer "Not now" (a check for it at one moment races it)."""
+    page.add_locator_handler(page.locator("#push-prompt"), lambda *_: page.click("#push-prompt-later"))
+
+
 def sign_in(page, email: str, password: str) -> None:
     page.goto("/login")
     page.fill("#email", email)

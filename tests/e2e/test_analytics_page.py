@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 from opsknight.state.analytics import duration
 from tests.e2e.conftest import _APP_ENV, ADMIN_EMAIL, ADMIN_PASSWORD, run_cli
-from tests.e2e.people import sign_in
+from tests.e2e.people import dismiss_push_prompt, sign_in
 from tests.e2e.test_incidents_live import fits_the_screen
 
 SHOTS = Path("/tmp/shots")
@@ -131,12 +131,11 @@ def test_bad_dates_show_a_message_and_a_phone_fits(browser, app_server):
     try:
         page = context.new_page()
         page.set_default_timeout(20_000)
+        dismiss_push_prompt(page)
         sign_in(page, ADMIN_EMAIL, ADMIN_PASSWORD)
         page.goto("/analytics")
         expect(page.locator("#stat-incidents")).to_be_visible()
         page.wait_for_timeout(800)  # charts size themselves after the first paint; the push prompt shows up
-        if page.locator("#push-prompt-later").count():  # the one-time phone prompt to enable push: not now
-            page.click("#push-prompt-later")
         assert fits_the_screen(page)
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "analytics-375.png"), full_page=True)

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import ADMIN_EMAIL, run_cli
-from tests.e2e.people import sign_in
+from tests.e2e.people import dismiss_push_prompt, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -58,8 +58,6 @@ def _shot(page, name: str, width: int, height: int) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size({"width": width, "height": height})
     page.wait_for_timeout(300)  # let the layout settle at the new width
-    if page.locator("#push-prompt-later").count():  # the one-time phone prompt to enable push: not now
-        page.click("#push-prompt-later")
     page.screenshot(path=str(SHOTS / f"oncall-{name}-{width}.png"), full_page=True)
 
 
@@ -79,6 +77,7 @@ def _final_shifts(setup: dict, page, user_id: int) -> list[tuple[str, str]]:
 
 def test_my_shifts_match_final_and_taking_a_shift_shows_on_the_schedule(page, setup):
     rae, col, schedule_id = setup["ids"]["Rae Oncall"], setup["ids"]["Col Oncall"], setup["schedule"]
+    dismiss_push_prompt(page)
     sign_in(page, RESPONDER, PASSWORD)
     page.goto("/oncall")
     expect(page.locator("#page-title")).to_have_text("On call")

@@ -14,9 +14,10 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, SCREENSHOTS, run_cli
-from tests.e2e.people import sign_in
+from tests.e2e.people import dismiss_push_prompt, sign_in
 from tests.e2e.test_incidents_live import PHONE, fits_the_screen, shoot
 
+PHONE_SIZE = (PHONE["width"], PHONE["height"])
 VISIBLE_WITHIN = 2.0  # seconds: the status page's promise (api.status_cache rebuilds at most every 250 ms)
 INTERNAL = "disk 97% on pg-primary-7.internal"
 
@@ -31,8 +32,11 @@ def world(app_server, app_data_dir):
     email = f"status-responder-{suffix}@e2e.example.com"
     run_cli(app_data_dir, "create-user", "--email", email, "--name", "Status Responder", "--role", "responder",
             "--password", "e2e-password-123")
+    viewer = f"status-viewer-{suffix}@e2e.example.com"
+    run_cli(app_data_dir, "create-user", "--email", viewer, "--name", "Status Viewer", "--role", "viewer",
+            "--password", "e2e-password-123")
     return {"base": app_server, "token": token, "service": service, "component": f"Payments {suffix}",
-            "responder": email, "key": f"disk-{suffix}"}
+            "responder": email, "viewer": viewer, "key": f"disk-{suffix}"}
 
 
 def alert(world, action: str = "trigger") -> None:
@@ -111,10 +115,7 @@ def test_an_alert_turns_the_component_red_a_public_update_shows_and_resolving_cl
         assert any(c["status"] == "major_outage" for c in summary["components"])
 
         responder = phone_context.new_page()
-        # The one-time phone prompt to turn on push shows up after a moment, over whatever is at the bottom:
-        # whenever it is in the way, "Not now".
-        responder.add_locator_handler(responder.locator("#push-prompt"),
-                                      lambda *_: responder.click("#push-prompt-later"))
+        dismiss_push_prompt(responder)
         sign_in(responder, world["responder"], "e2e-password-123")
         incident_id = summary["incidents"][0]["id"]
         responder.goto(f"/incidents/{incident_id}")
@@ -162,3 +163,33 @@ def test_a_signed_out_visitor_reads_the_status_page_and_nothing_else(page, world
         expect(page).to_have_url(re.compile(r"/login"))
     assert httpx.get(f"{world['base']}/api/v1/status-page/components", timeout=10).status_code == 401
     assert httpx.get(f"{world['base']}/api/v2/components.json", timeout=10).status_code == 200
+
+
+def test_a_viewer_reads_the_new_pages_and_is_offered_nothing_to_change(browser, world):
+    """The status page admin page, analytics, on call and an incident's status card, as a viewer, at 1280 and
+    375 px: everything readable, no control a viewer may not use (the server refuses them anyway)."""
+    alert(world)  # an incident of the linked service to open
+    incident_id = httpx.get(f"{world['base']}/api/v2/incidents.json", timeout=10).json()["incidents"][0]["id"]
+    for width, height in ((1280, 900), PHONE_SIZE):
+        context = browser.new_context(base_url=world["base"], viewport={"width": width, "height": height})
+        try:
+            page = context.new_page()
+            dismiss_push_prompt(page)
+            sign_in(page, world["viewer"], "e2e-password-123")
+            page.goto("/status-page")
+            expect(page.locator(".status-component").first).to_be_visible()
+            for control in ("#create-component-card", "[id^=edit-component-]", "[id^=remove-component-]"):
+                expect(page.locator(control)).to_have_count(0)
+            page.goto(f"/incidents/{incident_id}")
+            expect(page.locator("#status-page-card")).to_be_visible()
+            expect(page.locator("#public-submit")).to_have_count(0)
+            expect(page.locator("#incident-ack")).to_have_count(0)
+            for path, ready in (("/status-page", ".status-component"), ("/analytics", "#stat-incidents"),
+                                ("/oncall", "#page-title"), (f"/incidents/{incident_id}", "#status-page-card")):
+                page.goto(path)
+                expect(page.locator(ready).first).to_be_visible()
+                assert fits_the_screen(page), f"{path} sticks out at {width} px"
+                name = path.strip("/").split("/")[0]
+                shoot(page, f"viewer-{name}-{width}")
+        finally:
+            context.close()
